@@ -1,0 +1,64 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+// Every Swift plugin is a dynamic library that must never be unmapped (dlclose of a Swift
+// image crashes the runtime later) and must export nothing but its entry symbol, so that two
+// plugins carrying their own static copy of PluginSDK never see each other's symbols.
+let pluginLinkerFlags: [LinkerSetting] = [
+    .unsafeFlags([
+        "-Xlinker", "-z", "-Xlinker", "nodelete",
+        "-Xlinker", "--version-script=\(Context.packageDirectory)/PluginsSrc/plugin.exports",
+    ])
+]
+
+let package = Package(
+    name: "pos-plugin-host",
+    products: [
+        .executable(name: "pos-host", targets: ["pos-host"]),
+        .executable(name: "pluginctl", targets: ["pluginctl"]),
+        .executable(name: "pos-plugin-worker", targets: ["pos-plugin-worker"]),
+        .executable(name: "pos-bench", targets: ["pos-bench"]),
+        .library(name: "PluginSDK", targets: ["PluginSDK"]),
+        .library(name: "PluginHost", targets: ["PluginHost"]),
+        .library(name: "example_swift", type: .dynamic, targets: ["ExampleSwiftPlugin"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
+    ],
+    targets: [
+        // The stable C ABI: a header and nothing else (abi.c only exists because SwiftPM needs a source file).
+        .target(name: "PluginABI", path: "Sources/PluginABI"),
+        .systemLibrary(
+            name: "CYAML", path: "Sources/CYAML", pkgConfig: "yaml-0.1",
+            providers: [.apt(["libyaml-dev"])]),
+
+        .target(name: "PluginSDK", dependencies: ["PluginABI"]),
+        .target(
+            name: "PluginHost",
+            dependencies: [
+                "PluginABI", "CYAML",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Crypto", package: "swift-crypto"),
+            ]),
+
+        .executableTarget(
+            name: "pos-host",
+            dependencies: ["PluginHost", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
+        .executableTarget(
+            name: "pluginctl",
+            dependencies: ["PluginHost", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
+        .executableTarget(name: "pos-plugin-worker", dependencies: ["PluginHost"]),
+        .executableTarget(
+            name: "pos-bench",
+            dependencies: ["PluginHost", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
+
+        .target(
+            name: "ExampleSwiftPlugin", dependencies: ["PluginSDK"], path: "PluginsSrc/example_swift",
+            linkerSettings: pluginLinkerFlags),
+
+        .testTarget(name: "PluginHostTests", dependencies: ["PluginHost", "PluginSDK"]),
+    ],
+    swiftLanguageModes: [.v6]
+)

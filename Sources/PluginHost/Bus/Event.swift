@@ -1,0 +1,41 @@
+/// An event as the host routes it: envelope fields plus the JSON payload bytes.
+public struct Event: Sendable, Equatable {
+    /// Unique id (UUID text for events from the bus or emitted by plugins).
+    public var id: String
+    /// Canonical type, such as `ITEM_ADDED`.
+    public var type: String
+    /// Ordering key: basket id, else terminal id.
+    public var key: String
+    /// Event time, milliseconds since the Unix epoch.
+    public var timeMilliseconds: Int64
+    /// A JSON object, UTF-8.
+    public var payload: [UInt8]
+    /// The id of the event that caused this one (set on events emitted by plugins).
+    public var causationId: String?
+    /// Who produced it: "ingress" or "plugin:<name>".
+    public var source: String?
+
+    public init(
+        id: String, type: String, key: String, timeMilliseconds: Int64, payload: [UInt8],
+        causationId: String? = nil, source: String? = nil
+    ) {
+        self.id = id
+        self.type = type
+        self.key = key
+        self.timeMilliseconds = timeMilliseconds
+        self.payload = payload
+        self.causationId = causationId
+        self.source = source
+    }
+
+    /// The event as one JSON line (payload embedded as an object when it parses).
+    public var jsonLine: String {
+        var object: [String: JSONValue] = [
+            "id": .string(id), "type": .string(type), "key": .string(key), "time_ms": .number(Double(timeMilliseconds)),
+            "payload": (try? JSONValue.parse(payload)) ?? .string(String(decoding: payload, as: UTF8.self)),
+        ]
+        if let causationId { object["causation_id"] = .string(causationId) }
+        if let source { object["source"] = .string(source) }
+        return JSONValue.object(object).jsonText
+    }
+}

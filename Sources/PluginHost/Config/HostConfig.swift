@@ -1,0 +1,86 @@
+import Foundation
+
+/// Host settings from `config.yaml`. Relative paths are resolved against the file's directory.
+public struct HostConfig: Sendable, Equatable {
+    public var pluginsDirectory: String
+    public var controlSocket: String
+    public var deadLetterFile: String
+    public var emittedEventsFile: String
+    public var logLevel: String
+    public var dispatch: DispatchDefaults
+    public var maxEventBytes: Int
+
+    /// Defaults for every plugin's dispatcher; a plugin's settings file may override some.
+    public struct DispatchDefaults: Sendable, Equatable {
+        /// Events queued per plugin before routing waits (backpressure).
+        public var queueCapacity = 1024
+        /// Parallel lanes (by key) for plugins that allow concurrent keys.
+        public var lanes = 4
+        /// Attempts before an event that keeps asking for a retry is dead-lettered.
+        public var maxAttempts = 5
+        public var backoffInitialMilliseconds = 100
+        public var backoffMaxMilliseconds = 10_000
+        /// Events handed to a plugin per batch (amortises locking and, later, IPC).
+        public var batchSize = 32
+        public init() {}
+    }
+
+    public static let logLevels = ["trace", "debug", "info", "notice", "warning", "error", "critical"]
+
+    /// The configuration used when there is no config.yaml: everything next to the working directory.
+    public static func defaults(baseDirectory: String) -> HostConfig {
+        HostConfig(
+            pluginsDirectory: baseDirectory + "/plugins.d", controlSocket: baseDirectory + "/run/pos-host.sock",
+            deadLetterFile: baseDirectory + "/var/dead-letters.jsonl",
+            emittedEventsFile: baseDirectory + "/var/emitted-events.jsonl", logLevel: "info",
+            dispatch: DispatchDefaults(), maxEventBytes: 1 << 20)
+    }
+
+    static let topLevelKeys = ["plugins_dir", "control_socket", "dead_letter_file", "emitted_events_file", "log_level", "dispatch", "events"]
+    static let dispatchKeys = ["queue_capacity", "lanes", "max_attempts", "backoff_initial_ms", "backoff_max_ms", "batch_size"]
+
+    /// Parses config.yaml text; `path` names the file in errors and anchors relative paths.
+    public static func parse(_ text: String, path: String) throws(ConfigError) -> HostConfig {
+        let base = (path as NSString).deletingLastPathComponent
+        var config = defaults(baseDirectory: base.isEmpty ? "." : base)
+        func resolve(_ value: String) -> String { value.hasPrefix("/") ? value : (base.isEmpty ? value : base + "/" + value) }
+
+        var root = try MappingReader(YAMLParser.parse(text, file: path), what: "config.yaml")
+        if let value = try root.string("plugins_dir") { config.pluginsDirectory = resolve(value) }
+        if let value = try root.string("control_socket") { config.controlSocket = resolve(value) }
+        if let value = try root.string("dead_letter_file") { config.deadLetterFile = resolve(value) }
+        if let value = try root.string("emitted_events_file") { config.emittedEventsFile = resolve(value) }
+        if let node = root.raw("log_level") {
+            guard let level = node.jsonValue.stringValue, logLevels.contains(level) else {
+                throw ConfigError("'log_level' must be one of \(logLevels.joined(separator: ", "))", at: node.mark)
+            }
+            config.logLevel = level
+        }
+        if var dispatch = try root.section("dispatch") {
+            var defaults = config.dispatch
+            if let value = try dispatch.integer("queue_capacity", in: 1...1_000_000) { defaults.queueCapacity = value }
+            if let value = try dispatch.integer("lanes", in: 1...64) { defaults.lanes = value }
+            if let value = try dispatch.integer("max_attempts", in: 1...100) { defaults.maxAttempts = value }
+            if let value = try dispatch.integer("backoff_initial_ms", in: 0...600_000) { defaults.backoffInitialMilliseconds = value }
+            if let value = try dispatch.integer("backoff_max_ms", in: 0...3_600_000) { defaults.backoffMaxMilliseconds = value }
+            if let value = try dispatch.integer("batch_size", in: 1...1024) { defaults.batchSize = value }
+            try dispatch.rejectUnknownKeys(allowed: dispatchKeys)
+            config.dispatch = defaults
+        }
+        if var events = try root.section("events") {
+            if let value = try events.integer("max_event_bytes", in: 256...(64 << 20)) { config.maxEventBytes = value }
+            try events.rejectUnknownKeys(allowed: ["max_event_bytes"])
+        }
+        try root.rejectUnknownKeys(allowed: topLevelKeys)
+        return config
+    }
+
+    /// Reads and parses the file at `path`.
+    public static func load(path: String) throws(ConfigError) -> HostConfig {
+        let text: String
+        do { text = try String(contentsOfFile: path, encoding: .utf8) } catch {
+            throw ConfigError("cannot read: \(error.localizedDescription)", at: SourceMark(file: path, line: 1, column: 1))
+        }
+        return try parse(text, path: path)
+    }
+}

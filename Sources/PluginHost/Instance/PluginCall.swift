@@ -1,0 +1,72 @@
+import Crypto
+import Foundation
+import Logging
+
+/// Everything the host services need to know about one plugin: shared by all its calls.
+public final class PluginRuntimeContext: Sendable {
+    public let name: String
+    let logger: Logger
+    let metrics: PluginMetrics
+    let store: any StateStore
+    let clock: any HostClock
+
+    public init(name: String, logger: Logger, metrics: PluginMetrics, store: any StateStore, clock: any HostClock) {
+        self.name = name
+        var logger = logger
+        logger[metadataKey: "plugin"] = .string(name)
+        self.logger = logger
+        self.metrics = metrics
+        self.store = store
+        self.clock = clock
+    }
+}
+
+/// One host->plugin call in progress: what the opaque `pos_call *` handle points to. Lives on
+/// the calling thread for the duration of the call only.
+final class PluginCall {
+    enum Kind: String {
+        case create, reconfigure, handleEvent = "handle_event", query
+    }
+
+    let kind: Kind
+    let context: PluginRuntimeContext
+    /// The event being handled (handle_event only).
+    let event: Event?
+    let transaction: StateTransaction
+    private(set) var emitted: [Event] = []
+
+    init(kind: Kind, context: PluginRuntimeContext, event: Event? = nil) {
+        self.kind = kind
+        self.context = context
+        self.event = event
+        self.transaction = StateTransaction(plugin: context.name, store: context.store)
+    }
+
+    var mayWriteState: Bool { kind == .create || kind == .handleEvent }
+
+    /// Records an event emitted by the plugin. Its id is derived from the plugin, the causing
+    /// event and its position, so handling the same event again emits the same ids and
+    /// consumers can drop duplicates by id.
+    func emit(type: String, key: String, payload: [UInt8]) throws(HostError) {
+        guard kind == .handleEvent, let cause = event else { throw HostError("emit is only allowed while handling an event") }
+        guard type.range(of: #"^[A-Za-z][A-Za-z0-9_.\-]{0,127}$"#, options: .regularExpression) != nil else {
+            throw HostError("'\(type)' is not a valid event type name")
+        }
+        guard case .object = try? JSONValue.parse(payload) else { throw HostError("payload of \(type) is not a JSON object") }
+        let id = Self.derivedID("\(context.name)\u{0}\(cause.id)\u{0}\(emitted.count)")
+        emitted.append(
+            Event(
+                id: id, type: type, key: key.isEmpty ? cause.key : key, timeMilliseconds: cause.timeMilliseconds,
+                payload: payload, causationId: cause.id, source: "plugin:\(context.name)"))
+    }
+
+    /// A name-based UUID (version 8 layout over SHA-256) of `name`.
+    static func derivedID(_ name: String) -> String {
+        var bytes = Array(SHA256.hash(data: Array(name.utf8)).prefix(16))
+        bytes[6] = (bytes[6] & 0x0f) | 0x80
+        bytes[8] = (bytes[8] & 0x3f) | 0x80
+        let hex = bytes.map { String(format: "%02x", $0) }.joined()
+        let characters = Array(hex)
+        return [0..<8, 8..<12, 12..<16, 16..<20, 20..<32].map { String(characters[$0]) }.joined(separator: "-")
+    }
+}

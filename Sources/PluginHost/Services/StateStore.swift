@@ -1,0 +1,77 @@
+import Synchronization
+
+/// Per-plugin durable key-value state behind the `state_*` host services. Keys and values are
+/// bytes; each plugin sees only its own namespace.
+///
+/// Implementations must make `commit` atomic: either every write of the call is applied or none.
+public protocol StateStore: Sendable {
+    func get(plugin: String, key: [UInt8]) throws -> [UInt8]?
+    /// Entries whose key starts with `prefix`, in ascending byte order of keys.
+    func scan(plugin: String, prefix: [UInt8]) throws -> [(key: [UInt8], value: [UInt8])]
+    /// Applies `writes` atomically: a nil value deletes the key.
+    func commit(plugin: String, writes: [[UInt8]: [UInt8]?]) throws
+}
+
+/// A state store in memory: the unit-test twin of the durable store, and the store of a host
+/// run without a database (state then lasts as long as the process).
+public final class InMemoryStateStore: StateStore {
+    private let namespaces = Mutex<[String: [[UInt8]: [UInt8]]]>([:])
+
+    public init() {}
+
+    public func get(plugin: String, key: [UInt8]) -> [UInt8]? {
+        namespaces.withLock { $0[plugin]?[key] }
+    }
+
+    public func scan(plugin: String, prefix: [UInt8]) -> [(key: [UInt8], value: [UInt8])] {
+        let matches = namespaces.withLock { spaces in
+            (spaces[plugin] ?? [:]).filter { $0.key.starts(with: prefix) }
+        }
+        return matches.map { (key: $0.key, value: $0.value) }.sorted { $0.key.lexicographicallyPrecedes($1.key) }
+    }
+
+    public func commit(plugin: String, writes: [[UInt8]: [UInt8]?]) {
+        guard !writes.isEmpty else { return }
+        namespaces.withLock { spaces in
+            var space = spaces[plugin] ?? [:]
+            for (key, value) in writes { space[key] = value }
+            spaces[plugin] = space
+        }
+    }
+
+    /// Every entry of one plugin's namespace (for tests and diagnostics).
+    public func entries(plugin: String) -> [[UInt8]: [UInt8]] {
+        namespaces.withLock { $0[plugin] ?? [:] }
+    }
+}
+
+/// The writes of one plugin call, applied to the store only when the call succeeds. Reads see
+/// the call's own writes first.
+final class StateTransaction {
+    let plugin: String
+    let store: any StateStore
+    private(set) var writes: [[UInt8]: [UInt8]?] = [:]
+
+    init(plugin: String, store: any StateStore) {
+        self.plugin = plugin
+        self.store = store
+    }
+
+    func get(_ key: [UInt8]) throws -> [UInt8]? {
+        if let pending = writes[key] { return pending }
+        return try store.get(plugin: plugin, key: key)
+    }
+
+    func put(_ key: [UInt8], _ value: [UInt8]) { writes[key] = .some(value) }
+
+    func delete(_ key: [UInt8]) { writes[key] = .some(nil) }
+
+    func scan(_ prefix: [UInt8]) throws -> [(key: [UInt8], value: [UInt8])] {
+        var merged: [[UInt8]: [UInt8]] = [:]
+        for entry in try store.scan(plugin: plugin, prefix: prefix) { merged[entry.key] = entry.value }
+        for (key, value) in writes where key.starts(with: prefix) { merged[key] = value }
+        return merged.map { (key: $0.key, value: $0.value) }.sorted { $0.key.lexicographicallyPrecedes($1.key) }
+    }
+
+    func commit() throws { try store.commit(plugin: plugin, writes: writes) }
+}
