@@ -20,7 +20,7 @@ let package = Package(
         .executable(name: "pos-bench", targets: ["pos-bench"]),
         .library(name: "PluginSDK", targets: ["PluginSDK"]),
         .library(name: "PluginHost", targets: ["PluginHost"]),
-        .library(name: "example_swift", type: .dynamic, targets: ["ExampleSwiftPlugin"]),
+        .library(name: "basket_tally", type: .dynamic, targets: ["BasketTallyPlugin"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -55,7 +55,7 @@ let package = Package(
             dependencies: ["PluginHost", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
 
         .target(
-            name: "ExampleSwiftPlugin", dependencies: ["PluginSDK"], path: "PluginsSrc/example_swift",
+            name: "BasketTallyPlugin", dependencies: ["PluginSDK"], path: "PluginsSrc/basket_tally",
             linkerSettings: pluginLinkerFlags),
 
         .testTarget(name: "PluginHostTests", dependencies: ["PluginHost", "PluginSDK"]),

@@ -14,12 +14,14 @@ public enum JSONValue: Equatable, Sendable {
     public static func parse(_ bytes: [UInt8]) throws -> JSONValue {
         do {
             return try JSONDecoder().decode(JSONValue.self, from: Data(bytes))
-        } catch let error as DecodingError {
-            if case .dataCorrupted(let context) = error {
-                let underlying = (context.underlyingError as NSError?)?.userInfo[NSDebugDescriptionErrorKey] as? String
-                throw ParseError(message: underlying ?? context.debugDescription)
+        } catch {
+            // JSONDecoder gives no position; JSONSerialization says more about what is wrong.
+            var detail = "the data is not valid JSON"
+            do { _ = try JSONSerialization.jsonObject(with: Data(bytes), options: [.fragmentsAllowed]) } catch {
+                if let message = (error as NSError).userInfo[NSDebugDescriptionErrorKey] as? String { detail = message }
             }
-            throw ParseError(message: String(describing: error))
+            let preview = String(decoding: bytes.prefix(40), as: UTF8.self)
+            throw ParseError(message: "\(detail) (input starts with \(JSONValue.string(preview).jsonText))")
         }
     }
 

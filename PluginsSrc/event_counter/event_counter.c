@@ -3,7 +3,7 @@
  *
  *     cc -std=c11 -O2 -shared -fPIC -I Sources/PluginABI/include \
  *        -Wl,-z,nodelete -Wl,--version-script=PluginsSrc/plugin.exports \
- *        -o plugins.d/event_counter.so PluginsSrc/example_c/event_counter.c
+ *        -o plugins.d/event_counter.so PluginsSrc/event_counter/event_counter.c
  *
  * It counts events per type in the host's state service ("count:<TYPE>" -> decimal text),
  * answers the query "counts" with a JSON object of those counts, and shows the two failure

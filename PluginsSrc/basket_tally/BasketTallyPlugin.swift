@@ -35,9 +35,11 @@ final class BasketTallyPlugin: POSPlugin {
         var basketId: String
     }
 
+    /// Money is kept in cents: summing binary floating-point prices drifts.
     struct Tally: Codable {
         var items: Int = 0
-        var total: Double = 0
+        var totalCents: Int = 0
+        var total: Double { Double(totalCents) / 100 }
     }
 
     struct Totalled: Encodable {
@@ -73,7 +75,7 @@ final class BasketTallyPlugin: POSPlugin {
         let sign = event.isType("ITEM_REMOVED") ? -1 : 1
         var tally = try host.state.get("basket:\(item.basketId)", as: Tally.self) ?? Tally()
         tally.items += sign * quantity
-        tally.total += Double(sign * quantity) * item.price
+        tally.totalCents += sign * quantity * Int((item.price * 100).rounded())
         try host.state.put("basket:\(item.basketId)", json: tally)
     }
 

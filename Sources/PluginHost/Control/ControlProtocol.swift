@@ -1,0 +1,69 @@
+/// The control socket protocol: one JSON request line, one JSON response line, per connection.
+/// Documented in docs/pluginctl.md; `pluginctl` is its client.
+public struct ControlRequest: Codable, Sendable, Equatable {
+    public enum Command: String, Codable, Sendable {
+        /// Host and plugin status.
+        case status
+        /// Re-read config.yaml and plugins.d now and answer with what changed.
+        case reload
+        /// Run a plugin query: `plugin`, `query`, `request` (JSON text).
+        case query
+    }
+
+    public var command: Command
+    public var plugin: String?
+    public var query: String?
+    public var request: String?
+
+    public init(command: Command, plugin: String? = nil, query: String? = nil, request: String? = nil) {
+        self.command = command
+        self.plugin = plugin
+        self.query = query
+        self.request = request
+    }
+}
+
+public struct ControlResponse: Codable, Sendable, Equatable {
+    public var ok: Bool
+    public var error: String?
+    public var status: HostStatus?
+    public var reload: ReloadReport?
+    /// Query answer as text (JSON by convention).
+    public var answer: String?
+
+    public init(ok: Bool, error: String? = nil, status: HostStatus? = nil, reload: ReloadReport? = nil, answer: String? = nil) {
+        self.ok = ok
+        self.error = error
+        self.status = status
+        self.reload = reload
+        self.answer = answer
+    }
+}
+
+/// The whole host as `pluginctl status` shows it.
+public struct HostStatus: Codable, Sendable, Equatable {
+    public var pid: Int32
+    public var version: String
+    public var abi: String
+    public var startedAtMilliseconds: Int64
+    public var configGeneration: Int
+    /// The last configuration error that was rejected (nil once a later reload succeeds cleanly).
+    public var configErrors: [String]
+    public var ingress: IngressCounters
+    public var plugins: [PluginStatus]
+
+    enum CodingKeys: String, CodingKey {
+        case pid, version, abi, ingress, plugins
+        case startedAtMilliseconds = "started_at_ms"
+        case configGeneration = "config_generation"
+        case configErrors = "config_errors"
+    }
+}
+
+/// What came in through the event source.
+public struct IngressCounters: Codable, Sendable, Equatable {
+    public var received: Int
+    public var malformed: Int
+    /// Events no running plugin subscribes to.
+    public var unrouted: Int
+}

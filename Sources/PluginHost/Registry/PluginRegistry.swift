@@ -1,0 +1,320 @@
+import Foundation
+import Logging
+import Synchronization
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// What the registry needs from the host to run plugins.
+public struct PluginServices: Sendable {
+    public var store: any StateStore
+    public var clock: any HostClock
+    public var emitted: any EmittedEventSink
+    public var deadLetters: any DeadLetterSink
+    public var logger: Logger
+    public var onSettled: (@Sendable (String, Event, Settlement) -> Void)?
+
+    public init(
+        store: any StateStore, clock: any HostClock, emitted: any EmittedEventSink, deadLetters: any DeadLetterSink,
+        logger: Logger, onSettled: (@Sendable (String, Event, Settlement) -> Void)? = nil
+    ) {
+        self.store = store
+        self.clock = clock
+        self.emitted = emitted
+        self.deadLetters = deadLetters
+        self.logger = logger
+        self.onSettled = onSettled
+    }
+}
+
+/// The set of plugins and their running state. Applies configuration as a diff (start, stop,
+/// reconfigure, restart only what changed) and routes events to the running plugins.
+///
+/// Thread contract: `apply`, `status`, `query` and `stopAll` are serialised by one lock;
+/// `route` takes only a snapshot of the routing table and may run concurrently with them.
+public final class PluginRegistry: @unchecked Sendable {
+    // @unchecked: `slots` and `metrics` are only touched under `lock`.
+    struct Slot {
+        var config: PluginConfig
+        var library: PluginLibrary?
+        var libraryIdentity: FileIdentity?
+        var instance: (any PluginInstance)?
+        var dispatcher: PluginDispatcher?
+        var settings: JSONValue?
+        var lastError: String?
+        var configError: String?
+        var state: PluginStatus.State
+    }
+
+    struct RoutingTable {
+        var byType: [String: [PluginDispatcher]] = [:]
+        var everything: [PluginDispatcher] = []
+
+        func dispatchers(for type: String) -> [PluginDispatcher] {
+            guard let typed = byType[type] else { return everything }
+            return everything.isEmpty ? typed : typed + everything
+        }
+    }
+
+    let services: PluginServices
+    private let lock = NSLock()
+    private var slots: [String: Slot] = [:]
+    private var metrics: [String: PluginMetrics] = [:]
+    private var unconfigured: [String] = []
+    private var dispatchDefaults = HostConfig.DispatchDefaults()
+    private let routing = Mutex(RoutingTable())
+
+    public init(services: PluginServices) {
+        self.services = services
+    }
+
+    // MARK: - Routing
+
+    /// Hands `event` to every running plugin subscribed to its type, waiting while a plugin's
+    /// queue is full. Returns how many plugins took it.
+    @discardableResult
+    public func route(_ event: Event) -> Int {
+        let targets = routing.withLock { $0.dispatchers(for: event.type) }
+        var delivered = 0
+        for dispatcher in targets where dispatcher.submit(event) { delivered += 1 }
+        return delivered
+    }
+
+    /// Waits until every running plugin has settled everything queued.
+    public func drainAll() {
+        let dispatchers = lock.withLock { slots.values.compactMap(\.dispatcher) }
+        for dispatcher in dispatchers { dispatcher.drain() }
+    }
+
+    // MARK: - Applying configuration
+
+    /// Brings the running plugins in line with `snapshot`. A plugin whose settings file is
+    /// invalid keeps its last good configuration; a plugin that fails to load is marked failed
+    /// and never affects the others.
+    public func apply(_ snapshot: ConfigSnapshot) -> [PluginChange] {
+        lock.lock()
+        defer { lock.unlock() }
+        dispatchDefaults = snapshot.host.dispatch
+        unconfigured = snapshot.unconfiguredLibraries.map { String($0.dropLast(3)) }
+        var changes: [PluginChange] = []
+        let names = Set(slots.keys).union(snapshot.plugins.keys).union(snapshot.pluginErrors.keys).sorted()
+        for name in names {
+            if let error = snapshot.pluginErrors[name] {
+                slots[name, default: Slot(config: PluginConfig(name: name, enabled: false, libraryPath: ""), state: .disabled)].configError = error.description
+                services.logger.error("plugin settings rejected, keeping the last good settings: \(error)", metadata: ["plugin": .string(name)])
+                changes.append(PluginChange(plugin: name, action: .rejected, detail: error.description))
+                continue
+            }
+            let desired = snapshot.plugins[name] ?? slots[name].map { var config = $0.config; config.enabled = false; return config }!
+            changes.append(applyOne(desired))
+            if snapshot.plugins[name] == nil, slots[name]?.state != .running {
+                slots[name] = nil  // settings file removed: forget the plugin
+            }
+        }
+        rebuildRouting()
+        return changes
+    }
+
+    private func applyOne(_ desired: PluginConfig) -> PluginChange {
+        let name = desired.name
+        var slot = slots[name] ?? Slot(config: desired, state: .disabled)
+        slot.configError = nil
+        defer { slots[name] = slot }
+
+        guard desired.enabled else {
+            slot.config = desired
+            guard slot.state == .running else {
+                let wasFailed = slot.state == .failed
+                slot.state = .disabled
+                slot.lastError = nil
+                return PluginChange(plugin: name, action: wasFailed ? .stopped : .unchanged)
+            }
+            stopRunning(&slot)
+            slot.state = .disabled
+            services.logger.info("plugin disabled", metadata: ["plugin": .string(name)])
+            return PluginChange(plugin: name, action: .stopped)
+        }
+
+        if slot.state == .running, let instance = slot.instance, let library = slot.library {
+            if slot.config == desired && FileIdentity(path: desired.libraryPath) == slot.libraryIdentity {
+                return PluginChange(plugin: name, action: .unchanged)
+            }
+            var onlySettingsChanged = slot.config
+            onlySettingsChanged.settings = desired.settings
+            if onlySettingsChanged == desired && FileIdentity(path: desired.libraryPath) == slot.libraryIdentity {
+                do {
+                    let settings = try library.effectiveSettings(desired.settings)
+                    try instance.reconfigure(settings: settings)
+                    slot.config = desired
+                    slot.settings = settings
+                    slot.lastError = nil
+                    services.logger.info("plugin reconfigured", metadata: ["plugin": .string(name)])
+                    return PluginChange(plugin: name, action: .reconfigured)
+                } catch {
+                    slot.lastError = error.description
+                    services.logger.error("reconfigure refused, previous settings stay in force: \(error)", metadata: ["plugin": .string(name)])
+                    return PluginChange(plugin: name, action: .failed, detail: error.description)
+                }
+            }
+            // Anything else (library, subscriptions, lanes, attempts): start a new instance first,
+            // and only then retire the old one, so a bad change leaves the plugin running.
+            var candidate = slot
+            candidate.config = desired
+            do {
+                try start(&candidate)
+            } catch {
+                slot.lastError = error.description
+                services.logger.error("restart refused, previous version stays in force: \(error)", metadata: ["plugin": .string(name)])
+                return PluginChange(plugin: name, action: .failed, detail: error.description)
+            }
+            stopRunning(&slot)
+            slot = candidate
+            return PluginChange(plugin: name, action: .restarted)
+        }
+
+        slot.config = desired
+        do {
+            try start(&slot)
+            return PluginChange(plugin: name, action: .started)
+        } catch {
+            slot.state = .failed
+            slot.lastError = error.description
+            services.logger.error("plugin failed to start: \(error)", metadata: ["plugin": .string(name)])
+            return PluginChange(plugin: name, action: .failed, detail: error.description)
+        }
+    }
+
+    /// Loads (or reuses) the library, creates an instance and starts its dispatcher.
+    private func start(_ slot: inout Slot) throws(PluginLoadError) {
+        let config = slot.config
+        guard config.isolation == .inprocess else {
+            throw PluginLoadError(.isolationUnavailable, path: config.libraryPath, "isolation '\(config.isolation.rawValue)' is not available in this version")
+        }
+        let identity = FileIdentity(path: config.libraryPath)
+        let library: PluginLibrary
+        if let loaded = slot.library, loaded.path == config.libraryPath, identity == slot.libraryIdentity, config.sha256 == nil {
+            library = loaded
+        } else {
+            library = try PluginLoader.load(path: config.libraryPath, sha256: config.sha256)
+        }
+        guard library.manifest.name == config.name else {
+            throw PluginLoadError(
+                .nameMismatch, path: config.libraryPath,
+                "the library's descriptor names the plugin '\(library.manifest.name)' but its settings file is \(config.name).yaml; rename the file to \(library.manifest.name).yaml")
+        }
+        let settings = try library.effectiveSettings(config.settings)
+        let pluginMetrics = metrics[config.name] ?? PluginMetrics()
+        metrics[config.name] = pluginMetrics
+        let context = PluginRuntimeContext(name: config.name, logger: services.logger, metrics: pluginMetrics, store: services.store, clock: services.clock)
+        let instance = try InProcessPluginInstance(library: library, settings: settings, context: context, sink: services.emitted)
+        let defaults = dispatchDefaults
+        let onSettled = services.onSettled
+        let name = config.name
+        let dispatcher = PluginDispatcher(
+            name: name, instance: instance, laneCount: config.lanes ?? defaults.lanes, capacity: defaults.queueCapacity,
+            batchSize: defaults.batchSize,
+            retry: RetryPolicy(
+                maxAttempts: config.maxAttempts ?? defaults.maxAttempts, initialBackoffMilliseconds: defaults.backoffInitialMilliseconds,
+                maxBackoffMilliseconds: defaults.backoffMaxMilliseconds),
+            deadLetters: services.deadLetters, metrics: pluginMetrics, clock: services.clock, logger: context.logger,
+            onSettled: onSettled.map { handler in { @Sendable event, settlement in handler(name, event, settlement) } })
+        slot.library = library
+        slot.libraryIdentity = identity
+        slot.instance = instance
+        slot.dispatcher = dispatcher
+        slot.settings = settings
+        slot.state = .running
+        slot.lastError = nil
+        services.logger.info(
+            "plugin started", metadata: ["plugin": .string(name), "version": .string(library.manifest.version), "lanes": .stringConvertible(dispatcher.laneCount)])
+    }
+
+    /// Stops the dispatcher (the event in flight finishes) and releases the instance.
+    private func stopRunning(_ slot: inout Slot) {
+        if let dispatcher = slot.dispatcher {
+            // Unroute first so nothing new is submitted, then stop.
+            routing.withLock { table in
+                table.everything.removeAll { $0 === dispatcher }
+                for key in table.byType.keys { table.byType[key]!.removeAll { $0 === dispatcher } }
+            }
+            let abandoned = dispatcher.stop()
+            if !abandoned.isEmpty {
+                services.logger.info("\(abandoned.count) queued events not delivered: the plugin stopped", metadata: ["plugin": .string(slot.config.name)])
+            }
+        }
+        slot.instance?.shutdown()
+        slot.instance = nil
+        slot.dispatcher = nil
+    }
+
+    private func rebuildRouting() {
+        var table = RoutingTable()
+        for slot in slots.values.sorted(by: { $0.config.name < $1.config.name }) {
+            guard slot.state == .running, let dispatcher = slot.dispatcher, let manifest = slot.library?.manifest else { continue }
+            let subscriptions = slot.config.subscriptions ?? manifest.subscriptions
+            if subscriptions.contains("*") {
+                table.everything.append(dispatcher)
+            } else {
+                for type in subscriptions { table.byType[type, default: []].append(dispatcher) }
+            }
+        }
+        routing.withLock { $0 = table }
+    }
+
+    // MARK: - Reading
+
+    public func status() -> [PluginStatus] {
+        lock.withLock {
+            var list = slots.values.map { slot in
+                PluginStatus(
+                    name: slot.config.name, state: slot.state, enabled: slot.config.enabled, version: slot.library?.manifest.version,
+                    library: slot.config.libraryPath, isolation: slot.config.isolation.rawValue,
+                    subscriptions: slot.config.subscriptions ?? slot.library?.manifest.subscriptions ?? [],
+                    lanes: slot.dispatcher?.laneCount ?? 0, lastError: slot.lastError, configError: slot.configError,
+                    settings: slot.settings, metrics: (metrics[slot.config.name] ?? PluginMetrics()).snapshot())
+            }
+            for name in unconfigured where slots[name] == nil {
+                list.append(
+                    PluginStatus(
+                        name: name, state: .unconfigured, enabled: false, version: nil, library: name + ".so", isolation: "inprocess",
+                        subscriptions: [], lanes: 0, lastError: nil, configError: nil, settings: nil, metrics: PluginMetrics().snapshot()))
+            }
+            return list.sorted { $0.name < $1.name }
+        }
+    }
+
+    /// Runs a plugin query. Fails when the plugin is not running.
+    public func query(plugin: String, name: String, request: [UInt8]) -> QueryResult {
+        let instance = lock.withLock { slots[plugin]?.state == .running ? slots[plugin]?.instance : nil }
+        guard let instance else { return .failed("plugin '\(plugin)' is not running") }
+        return instance.query(name, request: request)
+    }
+
+    /// Stops every plugin; with `drain`, first waits until their queues are empty.
+    public func stopAll(drain: Bool) {
+        if drain { drainAll() }
+        lock.withLock {
+            for name in slots.keys.sorted() where slots[name]!.state == .running {
+                stopRunning(&slots[name]!)
+                slots[name]!.state = .disabled
+            }
+            routing.withLock { $0 = RoutingTable() }
+        }
+    }
+}
+
+/// Which file a path named when it was loaded: a replaced file (new inode or mtime) is a new plugin.
+struct FileIdentity: Equatable {
+    var device: UInt64
+    var inode: UInt64
+    var modified: Int
+
+    init?(path: String) {
+        var info = stat()
+        guard stat(path, &info) == 0 else { return nil }
+        device = UInt64(info.st_dev)
+        inode = UInt64(info.st_ino)
+        modified = info.st_mtim.tv_sec * 1_000_000_000 + info.st_mtim.tv_nsec
+    }
+}

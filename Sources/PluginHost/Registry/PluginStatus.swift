@@ -1,0 +1,61 @@
+/// One plugin as `pluginctl status` shows it.
+public struct PluginStatus: Codable, Sendable, Equatable {
+    public enum State: String, Codable, Sendable {
+        /// Loaded, created and receiving events.
+        case running
+        /// Configured off (or its settings file was removed).
+        case disabled
+        /// Configured on, but it could not be loaded or created: see `lastError`.
+        case failed
+        /// A `.so` in the plugins directory without a settings file.
+        case unconfigured
+    }
+
+    public var name: String
+    public var state: State
+    public var enabled: Bool
+    public var version: String?
+    public var library: String
+    public var isolation: String
+    public var subscriptions: [String]
+    public var lanes: Int
+    /// The last load, create or reconfigure failure, if any since the last success.
+    public var lastError: String?
+    /// An invalid edit of the settings file, rejected (the last good settings stay in force).
+    public var configError: String?
+    public var settings: JSONValue?
+    public var metrics: PluginMetricsSnapshot
+
+    enum CodingKeys: String, CodingKey {
+        case name, state, enabled, version, library, isolation, subscriptions, lanes, settings, metrics
+        case lastError = "last_error"
+        case configError = "config_error"
+    }
+}
+
+/// What one reload did to one plugin.
+public struct PluginChange: Codable, Sendable, Equatable {
+    public enum Action: String, Codable, Sendable {
+        case started, stopped, reconfigured, restarted, unchanged, failed, rejected
+    }
+
+    public var plugin: String
+    public var action: Action
+    public var detail: String?
+
+    public init(plugin: String, action: Action, detail: String? = nil) {
+        self.plugin = plugin
+        self.action = action
+        self.detail = detail
+    }
+}
+
+/// The result of applying configuration from disk.
+public struct ReloadReport: Codable, Sendable, Equatable {
+    public var generation: Int
+    public var trigger: String
+    public var changes: [PluginChange]
+    /// Files that were rejected, "file:line:column: message".
+    public var errors: [String]
+    public var plugins: [PluginStatus]
+}

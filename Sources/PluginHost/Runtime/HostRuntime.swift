@@ -1,0 +1,181 @@
+import Foundation
+import Logging
+import Synchronization
+
+/// The host's object graph: configuration, registry, ingress, control socket and watcher.
+/// Executables only parse arguments and call this.
+public final class HostRuntime: @unchecked Sendable {
+    // @unchecked: mutable fields are guarded by `reloadLock`; counters are atomics.
+    public static let version = "0.1.0"
+
+    public let configPath: String?
+    public let baseDirectory: String
+    public let registry: PluginRegistry
+    public let logger: Logger
+    let clock: any HostClock
+    let deadLetters: any DeadLetterSink
+    private let reloadLock = NSLock()
+    private var hostConfig: HostConfig
+    private var generation = 0
+    private var configErrors: [String] = []
+    private let startedAt: Int64
+    private let received = Atomic<Int>(0)
+    private let malformed = Atomic<Int>(0)
+    private let unrouted = Atomic<Int>(0)
+    private var controlServer: ControlServer?
+    private var watcher: (any ConfigChangeWatcher)?
+
+    /// Reads config.yaml (refusing to start when it is invalid: there is no last good config
+    /// yet) and prepares the sinks. Nothing runs until ``start(watch:control:)``.
+    public init(
+        configPath: String?, baseDirectory: String, logger: Logger, store: any StateStore = InMemoryStateStore(),
+        clock: any HostClock = SystemClock(), emitted: (any EmittedEventSink)? = nil, deadLetters: (any DeadLetterSink)? = nil,
+        onSettled: (@Sendable (String, Event, Settlement) -> Void)? = nil
+    ) throws {
+        self.configPath = configPath
+        self.baseDirectory = baseDirectory
+        self.clock = clock
+        var logger = logger
+        let config = try configPath.map { path throws(ConfigError) in try HostConfig.load(path: path) } ?? HostConfig.defaults(baseDirectory: baseDirectory)
+        logger.logLevel = Logger.Level(rawValue: config.logLevel) ?? .info
+        self.logger = logger
+        hostConfig = config
+        let deadLetterSink = try deadLetters ?? JSONLinesDeadLetterSink(path: config.deadLetterFile)
+        self.deadLetters = deadLetterSink
+        let emittedSink = try emitted ?? JSONLinesEventSink(path: config.emittedEventsFile)
+        registry = PluginRegistry(
+            services: PluginServices(store: store, clock: clock, emitted: emittedSink, deadLetters: deadLetterSink, logger: logger, onSettled: onSettled))
+        startedAt = clock.nowMilliseconds()
+    }
+
+    public var config: HostConfig { reloadLock.withLock { hostConfig } }
+
+    /// Applies the configuration, then (optionally) serves the control socket and watches the
+    /// configuration files.
+    @discardableResult
+    public func start(watch: Bool, control: Bool) throws -> ReloadReport {
+        let report = reload(trigger: "startup")
+        if control {
+            let server = ControlServer(path: config.controlSocket, logger: logger) { [weak self] request in
+                self?.handle(request) ?? ControlResponse(ok: false, error: "the host is shutting down")
+            }
+            try server.start()
+            controlServer = server
+        }
+        if watch {
+            var directories = [config.pluginsDirectory]
+            if let configPath { directories.append((configPath as NSString).deletingLastPathComponent.isEmpty ? "." : (configPath as NSString).deletingLastPathComponent) }
+            let watcher = InotifyConfigWatcher(directories: directories)
+            try watcher.start { [weak self] in _ = self?.reload(trigger: "file change") }
+            self.watcher = watcher
+        }
+        return report
+    }
+
+    /// Re-reads the configuration and applies the difference. Serialised: concurrent triggers
+    /// (file watcher, SIGHUP, pluginctl) run one after another.
+    public func reload(trigger: String) -> ReloadReport {
+        reloadLock.lock()
+        defer { reloadLock.unlock() }
+        let snapshot = ConfigSnapshot.read(configPath: configPath, baseDirectory: baseDirectory, previousHost: hostConfig)
+        var errors: [String] = []
+        if let error = snapshot.hostError {
+            errors.append(error.description)
+            logger.error("config.yaml rejected, keeping the last good host settings: \(error)")
+        } else if snapshot.host != hostConfig {
+            for (field, old, new) in [
+                ("plugins_dir", hostConfig.pluginsDirectory, snapshot.host.pluginsDirectory), ("control_socket", hostConfig.controlSocket, snapshot.host.controlSocket),
+                ("dead_letter_file", hostConfig.deadLetterFile, snapshot.host.deadLetterFile),
+                ("emitted_events_file", hostConfig.emittedEventsFile, snapshot.host.emittedEventsFile),
+            ] where old != new {
+                logger.warning("\(field) changed from \(old) to \(new): takes effect when pos-host restarts")
+            }
+            var applied = snapshot.host
+            applied.pluginsDirectory = hostConfig.pluginsDirectory
+            applied.controlSocket = hostConfig.controlSocket
+            applied.deadLetterFile = hostConfig.deadLetterFile
+            applied.emittedEventsFile = hostConfig.emittedEventsFile
+            hostConfig = applied
+        }
+        var effective = snapshot
+        effective.host = hostConfig
+        if snapshot.host.pluginsDirectory != hostConfig.pluginsDirectory {
+            (effective.plugins, effective.pluginErrors, effective.unconfiguredLibraries) = ConfigSnapshot.readPlugins(directory: hostConfig.pluginsDirectory)
+        }
+        errors += effective.pluginErrors.values.map(\.description).sorted()
+        let changes = registry.apply(effective)
+        generation += 1
+        configErrors = errors
+        let meaningful = changes.filter { $0.action != .unchanged }
+        if !meaningful.isEmpty || trigger == "startup" {
+            logger.info(
+                "configuration applied",
+                metadata: [
+                    "generation": .stringConvertible(generation), "trigger": .string(trigger),
+                    "changes": .string(meaningful.map { "\($0.plugin): \($0.action.rawValue)" }.joined(separator: ", ")),
+                ])
+        }
+        return ReloadReport(generation: generation, trigger: trigger, changes: changes, errors: errors, plugins: registry.status())
+    }
+
+    public func status() -> HostStatus {
+        let (generation, errors) = reloadLock.withLock { (self.generation, configErrors) }
+        return HostStatus(
+            pid: getpid(), version: Self.version, abi: "\(PluginLoader.hostABIMajor).\(PluginLoader.hostABIMinor)",
+            startedAtMilliseconds: startedAt, configGeneration: generation, configErrors: errors,
+            ingress: IngressCounters(
+                received: received.load(ordering: .relaxed), malformed: malformed.load(ordering: .relaxed),
+                unrouted: unrouted.load(ordering: .relaxed)),
+            plugins: registry.status())
+    }
+
+    /// Answers one control request.
+    public func handle(_ request: ControlRequest) -> ControlResponse {
+        switch request.command {
+        case .status:
+            return ControlResponse(ok: true, status: status())
+        case .reload:
+            let report = reload(trigger: "pluginctl")
+            return ControlResponse(ok: report.errors.isEmpty, error: report.errors.first, reload: report)
+        case .query:
+            guard let plugin = request.plugin, let name = request.query else { return ControlResponse(ok: false, error: "query needs plugin and query") }
+            switch registry.query(plugin: plugin, name: name, request: Array((request.request ?? "{}").utf8)) {
+            case .answer(let bytes): return ControlResponse(ok: true, answer: String(decoding: bytes, as: UTF8.self))
+            case .unknownQuery(let detail): return ControlResponse(ok: false, error: "unknown query: \(detail)")
+            case .failed(let reason): return ControlResponse(ok: false, error: reason)
+            }
+        }
+    }
+
+    /// Routes one ingress record; malformed input is dead-lettered, never dropped.
+    public func ingest(_ record: IngressRecord) {
+        switch record {
+        case .event(let event):
+            received.wrappingAdd(1, ordering: .relaxed)
+            if registry.route(event) == 0 { unrouted.wrappingAdd(1, ordering: .relaxed) }
+        case .malformed(let raw, let reason, let origin):
+            malformed.wrappingAdd(1, ordering: .relaxed)
+            logger.warning("malformed input dead-lettered: \(reason)", metadata: ["origin": .string(origin)])
+            do {
+                try deadLetters.deadLetter(DeadLetterRecord(malformed: raw, error: reason, origin: origin, timeMilliseconds: clock.nowMilliseconds()))
+            } catch {
+                logger.critical("dead letter could not be written: \(error)")
+            }
+        }
+    }
+
+    /// Reads `source` until it ends or `shouldStop` turns true, routing every record.
+    public func pump(_ source: any EventSource, shouldStop: () -> Bool = { false }) throws {
+        while !shouldStop(), let record = try source.next() { ingest(record) }
+    }
+
+    /// Waits until every plugin has settled what is queued.
+    public func drain() { registry.drainAll() }
+
+    /// Stops watching and serving, then stops every plugin (draining first when asked).
+    public func shutdown(drain: Bool) {
+        watcher?.stop()
+        controlServer?.stop()
+        registry.stopAll(drain: drain)
+    }
+}

@@ -1,0 +1,80 @@
+import ArgumentParser
+import Foundation
+import PluginHost
+
+struct Inspect: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Load a plugin file in a throwaway process and describe it, or say precisely why it cannot load.")
+    @OptionGroup var common: Common
+    @Argument(help: "Path of the plugin's .so file.") var path: String
+
+    func run() throws {
+        let absolute = path.hasPrefix("/") ? path : FileManager.default.currentDirectoryPath + "/" + path
+        switch try PluginInspector.inspect(path: absolute) {
+        case .failed(let error):
+            if common.json {
+                common.print(json: ["error": ["kind": error.kind.rawValue, "path": error.path, "reason": error.reason]])
+                throw error.kind == .notFound ? Exit.notFound : error.kind == .crashed ? Exit.failed : Exit.dataError
+            }
+            // 66: no such file; 70: it crashed or hung while loading; 65: it is not a usable plugin.
+            fail("cannot load \(error)", error.kind == .notFound ? Exit.notFound : error.kind == .crashed ? Exit.failed : Exit.dataError)
+        case .manifest(let manifest):
+            if common.json {
+                common.print(json: manifest)
+                return
+            }
+            print(
+                """
+                name:          \(manifest.name)
+                version:       \(manifest.version)
+                description:   \(manifest.description)
+                abi:           \(manifest.abiMajor).\(manifest.abiMinor) (host \(PluginLoader.hostABIMajor).\(PluginLoader.hostABIMinor))
+                subscriptions: \(manifest.subscriptions.joined(separator: ", "))
+                concurrency:   \(manifest.concurrentKeys ? "events with different keys in parallel" : "one event at a time")
+                reconfigure:   \(manifest.supportsReconfigure ? "live" : "by re-creating the instance")
+                queries:       \(manifest.supportsQuery ? "yes" : "no")
+                defaults:      \(manifest.defaultSettings.jsonText)
+                schema:        \(manifest.settingsSchema?.jsonText ?? "(any object)")
+                """)
+        }
+    }
+}
+
+struct Reload: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Make the running host re-read config.yaml and plugins.d now, and show what changed.")
+    @OptionGroup var common: Common
+
+    func run() throws {
+        let config = try common.hostConfig()
+        guard let response = try common.send(ControlRequest(command: .reload), to: config), let report = response.reload else {
+            fail("pos-host is not running (no control socket answers at \(config.controlSocket))", Exit.unavailable)
+        }
+        if common.json {
+            common.print(json: report)
+        } else {
+            print("config generation \(report.generation)")
+            let rows = report.changes.map { [$0.plugin, $0.action.rawValue, $0.detail ?? ""] }
+            print(table(["PLUGIN", "CHANGE", "DETAIL"], rows))
+            for error in report.errors { print("rejected: \(error)") }
+        }
+        if !report.errors.isEmpty { throw Exit.dataError }
+        if report.changes.contains(where: { $0.action == .failed }) { throw Exit.failed }
+    }
+}
+
+struct Query: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Ask a running plugin a query and print its answer.")
+    @OptionGroup var common: Common
+    @Argument(help: "Plugin name.") var name: String
+    @Argument(help: "Query name (see the plugin's docs).") var query: String
+    @Argument(help: "Request as JSON.") var request: String = "{}"
+
+    func run() throws {
+        let config = try common.hostConfig()
+        guard let response = try common.send(ControlRequest(command: .query, plugin: name, query: query, request: request), to: config) else {
+            fail("pos-host is not running (no control socket answers at \(config.controlSocket))", Exit.unavailable)
+        }
+        guard response.ok, let answer = response.answer else { fail(response.error ?? "the query failed", Exit.failed) }
+        print(answer)
+    }
+}

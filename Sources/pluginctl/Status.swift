@@ -1,0 +1,66 @@
+import ArgumentParser
+import Foundation
+import PluginHost
+
+struct Status: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Show the running host's plugins, their health and counters.")
+
+    @OptionGroup var common: Common
+
+    @Argument(help: "Show only this plugin, in detail.")
+    var name: String?
+
+    func run() throws {
+        let config = try common.hostConfig()
+        guard let response = try common.send(ControlRequest(command: .status), to: config), let status = response.status else {
+            fail("pos-host is not running (no control socket answers at \(config.controlSocket)); start it with scripts/demo or pos-host", Exit.unavailable)
+        }
+        if let name {
+            guard let plugin = status.plugins.first(where: { $0.name == name }) else {
+                fail("the host knows no plugin '\(name)'; see pluginctl list", Exit.notFound)
+            }
+            if common.json { common.print(json: plugin) } else { print(detail(plugin)) }
+            return
+        }
+        if common.json {
+            common.print(json: status)
+            return
+        }
+        print(
+            "pos-host \(status.version) (ABI \(status.abi)), pid \(status.pid), config generation \(status.configGeneration); "
+                + "ingress: \(status.ingress.received) received, \(status.ingress.malformed) malformed, \(status.ingress.unrouted) unrouted")
+        for error in status.configErrors { print("config rejected: \(error)") }
+        print("")
+        let rows = status.plugins.map { plugin -> [String] in
+            let m = plugin.metrics
+            return [
+                plugin.name, plugin.state.rawValue, plugin.version ?? "-", "\(m.received)", "\(m.handled)", "\(m.retried)", "\(m.deadLettered)",
+                "\(m.queueDepth)", Self.micros(m.latency.p50Microseconds), Self.micros(m.latency.p99Microseconds),
+                plugin.configError.map { "settings file rejected: \($0)" } ?? plugin.lastError ?? "",
+            ]
+        }
+        print(table(["PLUGIN", "STATE", "VERSION", "RECEIVED", "HANDLED", "RETRIED", "DLQ", "QUEUE", "P50", "P99", "LAST ERROR"], rows))
+    }
+
+    static func micros(_ value: Double) -> String {
+        if value == 0 { return "-" }
+        if value < 1000 { return String(format: "%.0fus", value) }
+        return String(format: "%.1fms", value / 1000)
+    }
+
+    func detail(_ plugin: PluginStatus) -> String {
+        let m = plugin.metrics
+        var lines = [
+            "plugin:        \(plugin.name)", "state:         \(plugin.state.rawValue)\(plugin.enabled ? "" : " (disabled in settings)")",
+            "version:       \(plugin.version ?? "-")", "library:       \(plugin.library)", "isolation:     \(plugin.isolation)",
+            "subscriptions: \(plugin.subscriptions.joined(separator: ", "))", "lanes:         \(plugin.lanes)",
+            "settings:      \(plugin.settings?.jsonText ?? "-")",
+            "events:        \(m.received) received, \(m.handled) handled, \(m.retried) retried, \(m.failed) failed calls, \(m.deadLettered) dead-lettered, \(m.abandoned) abandoned, \(m.queueDepth) queued",
+            "latency:       p50 \(Self.micros(m.latency.p50Microseconds)), p99 \(Self.micros(m.latency.p99Microseconds)), max \(Self.micros(m.latency.maxMicroseconds)) over \(m.latency.count) calls",
+        ]
+        if !m.counters.isEmpty { lines.append("counters:      " + m.counters.keys.sorted().map { "\($0)=\(m.counters[$0]!)" }.joined(separator: ", ")) }
+        if let error = plugin.lastError { lines.append("last error:    \(error)") }
+        if let error = plugin.configError { lines.append("config error:  \(error) (last good settings in force)") }
+        return lines.joined(separator: "\n")
+    }
+}

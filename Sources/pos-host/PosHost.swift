@@ -1,0 +1,112 @@
+import ArgumentParser
+import Foundation
+import Logging
+import PluginHost
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+@main
+struct PosHost: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "pos-host",
+        abstract: "Runs POS plugins against a stream of events.",
+        discussion: """
+            Loads the plugins configured in plugins.d, routes events to them, and applies changes to
+            config.yaml and plugins.d (file edits, pluginctl, SIGHUP) while running.
+
+            Exit codes: 0 stopped cleanly; 1 fatal error; 78 invalid config.yaml at startup.
+            """,
+        version: HostRuntime.version)
+
+    @Option(name: .long, help: "Host configuration file (default: ./config.yaml when it exists, else built-in defaults).")
+    var config: String?
+
+    @Option(name: .long, help: "Read events as JSON lines from FILE, or '-' for standard input.")
+    var events: String?
+
+    @Flag(name: .long, help: "Keep running after the events file ends (serve pluginctl until SIGTERM).")
+    var keepRunning = false
+
+    @Flag(name: .long, help: "Do not watch configuration files (SIGHUP and pluginctl still reload).")
+    var noWatch = false
+
+    @Option(name: .long, help: "Seconds to wait for queued events to be handled on shutdown.")
+    var drainTimeout: Double = 10
+
+    func run() throws {
+        LoggingSystem.bootstrap(StreamLogHandler.standardError)
+        let logger = Logger(label: "pos-host")
+        let base = FileManager.default.currentDirectoryPath
+        let configPath = config ?? (FileManager.default.fileExists(atPath: "config.yaml") ? base + "/config.yaml" : nil)
+
+        let runtime: HostRuntime
+        do {
+            runtime = try HostRuntime(configPath: configPath, baseDirectory: base, logger: logger)
+        } catch let error as ConfigError {
+            FileHandle.standardError.write(Data("pos-host: \(error)\n".utf8))
+            throw ExitCode(78)
+        }
+        try runtime.start(watch: !noWatch, control: true)
+        logger.info("ready", metadata: ["control_socket": .string(runtime.config.controlSocket), "plugins_dir": .string(runtime.config.pluginsDirectory)])
+
+        let stop = DispatchSemaphore(value: 0)
+        let signals = SignalHandlers()
+        signals.on(SIGHUP) { _ = runtime.reload(trigger: "SIGHUP") }
+        signals.on(SIGTERM) { stop.signal() }
+        signals.on(SIGINT) { stop.signal() }
+
+        if let events {
+            let source = try JSONLinesEventSource(path: events, decoder: EventDecoder(maxEventBytes: runtime.config.maxEventBytes, clock: SystemClock()))
+            let keepRunning = keepRunning
+            Thread.detachNewThread {
+                do {
+                    try runtime.pump(source)
+                    runtime.drain()
+                    logger.info("events source ended; all queued events handled")
+                } catch {
+                    logger.error("events source failed: \(error)")
+                }
+                if !keepRunning { stop.signal() }
+            }
+        }
+        stop.wait()
+        logger.info("stopping")
+        let drained = DispatchSemaphore(value: 0)
+        Thread.detachNewThread {
+            runtime.drain()
+            drained.signal()
+        }
+        if drained.wait(timeout: .now() + drainTimeout) == .timedOut {
+            logger.warning("drain timed out after \(drainTimeout) s; queued events are abandoned")
+        }
+        runtime.shutdown(drain: false)
+        printSummary(runtime.status())
+    }
+
+    func printSummary(_ status: HostStatus) {
+        var lines = ["pos-host: \(status.ingress.received) events received, \(status.ingress.malformed) malformed, \(status.ingress.unrouted) unrouted"]
+        for plugin in status.plugins where plugin.metrics.received > 0 {
+            let m = plugin.metrics
+            lines.append("  \(plugin.name): \(m.handled) handled, \(m.retried) retried, \(m.deadLettered) dead-lettered, \(m.abandoned) abandoned")
+        }
+        FileHandle.standardError.write(Data((lines.joined(separator: "\n") + "\n").utf8))
+    }
+}
+
+/// Turns signals into callbacks on a private queue (the signals are ignored for the process so
+/// that DispatchSource sees them instead of the default action).
+final class SignalHandlers: @unchecked Sendable {
+    // @unchecked: `sources` is only appended to on the main thread during startup.
+    private var sources: [any DispatchSourceSignal] = []
+    private let queue = DispatchQueue(label: "pos-host.signals")
+
+    func on(_ signalNumber: Int32, _ action: @escaping @Sendable () -> Void) {
+        signal(signalNumber, SIG_IGN)
+        let source = DispatchSource.makeSignalSource(signal: signalNumber, queue: queue)
+        source.setEventHandler(handler: action)
+        source.resume()
+        sources.append(source)
+    }
+}
