@@ -50,7 +50,8 @@ public struct PluginHost {
             }
         }
         guard status == POS_STATUS_OK else {
-            throw PluginError.retryLater("emit \(type) failed: \(String(cString: message))")
+            let reason = String(decoding: message.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+            throw PluginError.retryLater("emit \(type) failed: \(reason)")
         }
     }
 

@@ -131,7 +131,7 @@ enum HostServicesTable {
     static let metricAdd: @convention(c) (OpaquePointer?, UnsafePointer<CChar>?, Int64) -> Void = { handle, name, delta in
         guard let call = call(handle), let name else { return }
         let counter = String(cString: name)
-        guard counter.range(of: "^[a-z][a-z0-9_]{0,63}$", options: .regularExpression) != nil else {
+        guard Names.isCounterName(counter) else {
             call.context.logger.warning("metric_add ignored: '\(counter)' is not a valid counter name ([a-z0-9_], <= 64)")
             return
         }

@@ -17,6 +17,9 @@ public final class InProcessPluginInstance: PluginInstance, @unchecked Sendable 
     private var instance: UnsafeMutableRawPointer?
     private let gate = ReadWriteLock()
 
+    /// The plugin's instance pointer (benchmarks only; bypasses the gate).
+    var rawInstance: UnsafeMutableRawPointer? { instance }
+
     static let errorCapacity = 1024
 
     /// Creates the instance with already-validated settings. Throws `.createFailed` with the

@@ -49,10 +49,10 @@ final class PluginCall {
     /// consumers can drop duplicates by id.
     func emit(type: String, key: String, payload: [UInt8]) throws(HostError) {
         guard kind == .handleEvent, let cause = event else { throw HostError("emit is only allowed while handling an event") }
-        guard type.range(of: #"^[A-Za-z][A-Za-z0-9_.\-]{0,127}$"#, options: .regularExpression) != nil else {
-            throw HostError("'\(type)' is not a valid event type name")
-        }
-        guard case .object = try? JSONValue.parse(payload) else { throw HostError("payload of \(type) is not a JSON object") }
+        guard Names.isEventType(type) else { throw HostError("'\(type)' is not a valid event type name") }
+        // A structural check only: full JSON validation of every emitted payload would cost more
+        // than most handlers; consumers validate at their ingress (docs/plugin-abi.md).
+        guard Names.looksLikeJSONObject(payload) else { throw HostError("payload of \(type) is not a JSON object") }
         let id = Self.derivedID("\(context.name)\u{0}\(cause.id)\u{0}\(emitted.count)")
         emitted.append(
             Event(

@@ -33,9 +33,8 @@ public final class InMemoryStateStore: StateStore {
     public func commit(plugin: String, writes: [[UInt8]: [UInt8]?]) {
         guard !writes.isEmpty else { return }
         namespaces.withLock { spaces in
-            var space = spaces[plugin] ?? [:]
-            for (key, value) in writes { space[key] = value }
-            spaces[plugin] = space
+            // Mutate in place: copying the namespace out and back would copy it whole (COW).
+            for (key, value) in writes { spaces[plugin, default: [:]][key] = value }
         }
     }
 
