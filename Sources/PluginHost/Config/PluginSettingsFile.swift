@@ -38,7 +38,7 @@ public enum PluginSettingsFile {
     /// `settings` with the value at the dotted `keyPath` set (nil removes it), creating
     /// intermediate objects as needed.
     public static func setting(_ settings: JSONValue, keyPath: String, to value: JSONValue?) throws -> JSONValue {
-        let parts = keyPath.split(separator: ".").map(String.init)
+        let parts = keyPath.split(separator: ".", omittingEmptySubsequences: false).map(String.init)
         guard !parts.isEmpty, !parts.contains(where: \.isEmpty) else { throw HostError("'\(keyPath)' is not a valid key (use name or section.name)") }
         func update(_ node: JSONValue, _ path: ArraySlice<String>) throws -> JSONValue {
             var object: [String: JSONValue]
