@@ -7,10 +7,11 @@ struct Inspect: ParsableCommand {
         abstract: "Load a plugin file in a throwaway process and describe it, or say precisely why it cannot load.")
     @OptionGroup var common: Common
     @Argument(help: "Path of the plugin's .so file.") var path: String
+    @Option(help: "Seconds the plugin may take to load before it is killed.") var loadTimeout: Double = 10
 
     func run() throws {
         let absolute = path.hasPrefix("/") ? path : FileManager.default.currentDirectoryPath + "/" + path
-        switch try PluginInspector.inspect(path: absolute) {
+        switch try PluginInspector.inspect(path: absolute, timeoutSeconds: loadTimeout) {
         case .failed(let error):
             if common.json {
                 common.print(json: ["error": ["kind": error.kind.rawValue, "path": error.path, "reason": error.reason]])

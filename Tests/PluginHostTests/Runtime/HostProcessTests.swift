@@ -1,0 +1,168 @@
+import Foundation
+import Testing
+
+@testable import PluginHost
+
+/// pos-host and pluginctl as real processes, talking over the control socket.
+@Suite(.serialized) struct HostProcessTests {
+    @Test func pluginctlAdministersARunningHost() throws {
+        let host = try HostProcess(label: "ctl")
+        try host.start()
+        host.send((0..<10).map { HostProcess.itemAdded($0) })
+        #expect(TestSupport.eventually { (try? host.plugin("event_counter")?.metrics.handled) == 10 })
+
+        let table = try host.pluginctl("status")
+        #expect(table.status == 0)
+        #expect(table.output.contains("pos-host 0.1.0 (ABI 1.0)"))
+        #expect(table.output.split(separator: "\n").contains { $0.hasPrefix("event_counter") && $0.contains("running") && $0.contains("1.0.0") })
+
+        let detail = try host.pluginctl("status", "basket_tally")
+        #expect(detail.output.contains("subscriptions: ITEM_ADDED, ITEM_REMOVED, PAYMENT_PROCESSED"))
+        #expect(detail.output.contains("events:        10 received, 10 handled"))
+
+        let disable = try host.pluginctl("disable", "basket_tally")
+        #expect(disable.status == 0 && disable.output.contains("basket_tally disabled: stopped"))
+        #expect(try host.plugin("basket_tally")?.state == .disabled)
+        let file = try String(contentsOfFile: host.plugins + "/basket_tally.yaml", encoding: .utf8)
+        #expect(file.hasPrefix("# tallies baskets\nenabled: false\n"))  // the comment header survives
+
+        let enable = try host.pluginctl("enable", "basket_tally", "--json")
+        #expect(enable.status == 0)
+        let enabled = try JSONDecoder().decode(PluginStatus.self, from: Data(enable.output.utf8))
+        #expect(enabled.state == .running && enabled.name == "basket_tally")
+
+        let set = try host.pluginctl("config", "set", "basket_tally", "currency", "EUR")
+        #expect(set.status == 0 && set.output.contains("settings applied"))
+        #expect(try host.plugin("basket_tally")?.settings?["currency"] == .string("EUR"))
+        #expect(try host.pluginctl("config", "get", "basket_tally", "currency").output == "EUR\n")
+
+        let refused = try host.pluginctl("config", "set", "basket_tally", "currency", "YEN")
+        #expect(refused.status == 65)
+        #expect(refused.output.contains(#"basket_tally rejects these settings: /currency: must be one of "USD", "EUR", "GBP"; nothing was changed"#))
+        #expect(try host.pluginctl("config", "get", "basket_tally", "currency").output == "EUR\n")
+
+        let query = try host.pluginctl("query", "event_counter", "counts")
+        #expect(query.status == 0 && query.output == #"{"ITEM_ADDED":10}"# + "\n")
+
+        let list = try host.pluginctl("list", "--json")
+        let entries = try JSONDecoder().decode([JSONValue].self, from: Data(list.output.utf8))
+        #expect(entries.compactMap { $0["name"]?.stringValue } == ["basket_tally", "event_counter"])
+
+        let unknown = try host.pluginctl("enable", "fraud_detection")
+        #expect(unknown.status == 66 && unknown.output.contains("no plugin 'fraud_detection'"))
+        #expect(host.finish() == 0)
+    }
+
+    @Test func togglingWithPluginctlWhileEventsFlow() throws {
+        let host = try HostProcess(label: "toggle")
+        try host.start()
+        let total = 3_000
+        let producer = Thread {
+            for chunk in stride(from: 0, to: total, by: 100) {
+                host.send((chunk..<chunk + 100).map { HostProcess.itemAdded($0, basket: "basket_\($0 % 5)") })
+                usleep(5_000)
+            }
+        }
+        producer.start()
+        for _ in 0..<3 {
+            #expect(try host.pluginctl("disable", "basket_tally").status == 0)
+            let receivedAtConfirmation = try #require(try host.plugin("basket_tally")).metrics.received
+            usleep(50_000)
+            #expect(try host.plugin("basket_tally")?.metrics.received == receivedAtConfirmation, "an event reached a disabled plugin")
+            #expect(try host.pluginctl("enable", "basket_tally").status == 0)
+        }
+        #expect(TestSupport.eventually(within: 20) { (try? host.plugin("event_counter")?.metrics.handled) == total })
+        #expect(try host.pluginctl("query", "event_counter", "counts").output == #"{"ITEM_ADDED":\#(total)}"# + "\n")
+        #expect(host.finish() == 0)
+    }
+
+    @Test func handEditsAreAppliedWithinASecondAndBadEditsAreRejected() throws {
+        let host = try HostProcess(label: "edit")
+        try host.start()
+        let started = Date()
+        TestSupport.write("enabled: false\n", to: host.plugins + "/event_counter.yaml")
+        #expect(TestSupport.eventually(within: 1) { (try? host.plugin("event_counter")?.state) == .disabled })
+        #expect(Date().timeIntervalSince(started) < 1)
+
+        TestSupport.write("enabled: true\nsettings:\n  currency: [USD\n", to: host.plugins + "/basket_tally.yaml")
+        #expect(TestSupport.eventually { (try? host.plugin("basket_tally")?.configError) != nil })
+        let broken = try #require(try host.plugin("basket_tally"))
+        #expect(broken.state == .running && broken.settings?["currency"] == .string("USD"))
+        #expect(broken.configError?.hasPrefix(host.plugins + "/basket_tally.yaml:") == true)
+        #expect(try host.pluginctl("status").output.contains("settings file rejected"))
+
+        TestSupport.write("enabled: true\nsettings: {currency: GBP}\n", to: host.plugins + "/basket_tally.yaml")
+        #expect(TestSupport.eventually { (try? host.plugin("basket_tally")?.settings?["currency"]) == .string("GBP") })
+        #expect(try host.plugin("basket_tally")?.configError == nil)
+        #expect(host.finish() == 0)
+    }
+
+    @Test func sighupReloadsWhenWatchingIsOff() throws {
+        let host = try HostProcess(label: "hup", extraArguments: ["--no-watch"])
+        try host.start()
+        TestSupport.write("enabled: false\n", to: host.plugins + "/event_counter.yaml")
+        usleep(300_000)
+        #expect(try host.plugin("event_counter")?.state == .running)  // not watching
+        kill(host.process.processIdentifier, SIGHUP)
+        #expect(TestSupport.eventually { (try? host.plugin("event_counter")?.state) == .disabled })
+        #expect(host.finish() == 0)
+    }
+
+    @Test func malformedInputIsDeadLetteredAndSIGTERMDrains() throws {
+        let host = try HostProcess(label: "dlq")
+        try host.start()
+        host.send(["{not json", "[1]", HostProcess.itemAdded(1), #"{"event_type": "ITEM_ADDED", "basket_id": "b", "product_id": "X", "price": -3}"#])
+        #expect(TestSupport.eventually { (try? host.status().ingress.malformed) == 2 && (try? host.plugin("basket_tally")?.metrics.deadLettered) == 1 })
+        #expect(host.terminate() == 0)
+        let lines = try String(contentsOfFile: host.directory + "/var/dlq.jsonl", encoding: .utf8).split(separator: "\n")
+        let records = try lines.map { try JSONDecoder().decode(DeadLetterRecord.self, from: Data($0.utf8)) }
+        #expect(records.count == 3)
+        #expect(records.contains { $0.reason == .malformed && $0.origin == "stdin:1" && $0.payload == "{not json" && $0.error.hasPrefix("not JSON") })
+        #expect(records.contains { $0.reason == .malformed && $0.origin == "stdin:2" && $0.error == "not a JSON object (got array)" })
+        #expect(records.contains { $0.reason == .rejected && $0.plugin == "basket_tally" && $0.error == "negative price -3.0 for X" })
+        #expect(host.log.contains("pos-host: 2 events received, 2 malformed"))
+    }
+
+    @Test func refusesAnInvalidConfigAtStartupAndASecondHostOnTheSameSocket() throws {
+        let bad = try HostProcess(label: "badcfg", configText: "plugins_dir: plugins.d\ndispatch:\n  lanes: lots\n")
+        try bad.process.run()
+        #expect(bad.finish() == 78)
+        #expect(bad.log.contains("config.yaml:3:10: 'lanes' must be a whole number"))
+
+        let first = try HostProcess(label: "first")
+        try first.start()
+        let second = try TestSupport.capture(TestSupport.product("pos-host"), ["--config", first.configPath], directory: first.directory)
+        #expect(second.status != 0 && second.output.contains("another pos-host is already serving"))
+        #expect(first.finish() == 0)
+    }
+
+    @Test func pluginctlWithoutAHost() throws {
+        let host = try HostProcess(label: "nohost")
+        let edit = try host.pluginctl("disable", "event_counter")
+        #expect(edit.status == 0 && edit.output.contains("pos-host is not running"))
+        #expect(try String(contentsOfFile: host.plugins + "/event_counter.yaml", encoding: .utf8).contains("enabled: false"))
+        let status = try host.pluginctl("status")
+        #expect(status.status == 69 && status.output.contains("pos-host is not running"))
+    }
+
+    @Test func inspectDescribesPluginsAndSurvivesHostileOnes() throws {
+        let directory = TestSupport.temporaryDirectory("inspect")
+        let ctl = TestSupport.product("pluginctl")
+        let good = try TestSupport.capture(ctl, ["inspect", "--json", try TestSupport.installBasketTally(into: directory)])
+        #expect(good.status == 0)
+        let manifest = try JSONDecoder().decode(PluginManifest.self, from: Data(good.output.utf8))
+        #expect(manifest.name == "basket_tally" && manifest.settingsSchema != nil)
+
+        let crash = try TestSupport.capture(ctl, ["inspect", try TestSupport.buildFixture(["FIXTURE_CRASH_ON_LOAD"], into: directory, fileName: "crash.so")])
+        #expect(crash.status == 70 && crash.output.contains("the plugin crashed while loading (SIGSEGV)"))
+
+        let hang = try TestSupport.capture(ctl, ["inspect", "--load-timeout", "1", try TestSupport.buildFixture(["FIXTURE_HANG_ON_LOAD"], into: directory, fileName: "hang.so")])
+        #expect(hang.status == 70 && hang.output.contains("did not finish within 1 s"))
+
+        let major = try TestSupport.capture(ctl, ["inspect", try TestSupport.buildFixture(["FIXTURE_ABI_MAJOR=2"], into: directory, fileName: "v2.so")])
+        #expect(major.status == 65 && major.output.contains("built for plugin ABI 2.0 but this host speaks 1.0"))
+
+        let missing = try TestSupport.capture(ctl, ["inspect", directory + "/absent.so"])
+        #expect(missing.status == 66)
+    }
+}
