@@ -41,6 +41,22 @@ struct PosBench: ParsableCommand {
             let directRate = Double(events) / (Double(direct) / 1e9)
             rows.append([label, "direct function-pointer call", Self.rate(directRate), String(format: "%.0f ns", Double(direct) / Double(events)), "-", "-", "1.00x"])
 
+            // The same calls through the instance (per-event transaction and commit), no queue.
+            let instanceOnly = try (0..<repeats).map { _ in
+                let instance = try makeInstance(library, settings, name: library.manifest.name, logger: logger)
+                defer { instance.shutdown() }
+                let batch = Array(repeating: event, count: batchSize)
+                let attempts = Array(repeating: 1, count: batchSize)
+                let started = DispatchTime.now().uptimeNanoseconds
+                for _ in 0..<(events / batchSize) { _ = instance.handle(batch[...], attempts: attempts[...]) { false } }
+                return DispatchTime.now().uptimeNanoseconds - started
+            }.min()!
+            let instanceRate = Double(events / batchSize * batchSize) / (Double(instanceOnly) / 1e9)
+            rows.append([
+                label, "instance call + state commit", Self.rate(instanceRate), String(format: "%.0f ns", 1e9 / instanceRate), "-", "-",
+                String(format: "%.2fx", directRate / instanceRate),
+            ])
+
             for fanOut in [1, 5] {
                 var best: (nanoseconds: UInt64, p50: Double, p99: Double) = (.max, 0, 0)
                 for _ in 0..<repeats {

@@ -58,7 +58,6 @@ public final class PluginDispatcher: @unchecked Sendable {
         lanes = (0..<count).map { Lane(index: $0, capacity: perLane) }
         for lane in lanes {
             let thread = Thread { [self] in self.run(lane) }
-            thread.name = "pos-\(name)-\(lane.index)"
             lane.thread = thread
             thread.start()
         }
