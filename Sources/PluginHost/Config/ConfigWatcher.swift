@@ -17,13 +17,11 @@ public protocol ConfigChangeWatcher: Sendable {
 /// Watches directories with inotify and reports a change once a burst of events has been quiet
 /// for `settle` (editors write, rename and chmod in quick succession; one reload covers them).
 public final class InotifyConfigWatcher: ConfigChangeWatcher, @unchecked Sendable {
-    // @unchecked: `descriptor` and `stopPipe` are set once in start() before the thread runs.
+    // @unchecked: `descriptor` and `poller` are set once in start() before the thread runs.
     private let directories: [String]
     private let settleMilliseconds: Int32
     private var descriptor: Int32 = -1
-    private var stopPipe: [Int32] = [-1, -1]
-    private let finished = DispatchSemaphore(value: 0)
-    private let running = Atomic<Bool>(false)
+    private var poller: PollingThread?
 
     public init(directories: [String], settleMilliseconds: Int = 50) {
         self.directories = Array(Set(directories)).sorted()
@@ -40,46 +38,35 @@ public final class InotifyConfigWatcher: ConfigChangeWatcher, @unchecked Sendabl
                 throw HostError("cannot watch \(directory): \(String(cString: strerror(errno)))")
             }
         }
-        guard pipe(&stopPipe) == 0 else { throw HostError("pipe failed: \(String(cString: strerror(errno)))") }
-        for end in stopPipe { _ = fcntl(end, F_SETFD, FD_CLOEXEC) }
-        running.store(true, ordering: .sequentiallyConsistent)
-        let thread = Thread { [self] in
-            self.loop(onChange)
-            self.finished.signal()
-        }
-        thread.name = "pos-config-watcher"
-        thread.start()
+        let poller = try PollingThread()
+        self.poller = poller
+        let descriptor = descriptor, settle = settleMilliseconds
+        poller.start { poller in Self.loop(descriptor, settle: settle, poller: poller, onChange: onChange) }
     }
 
-    private func loop(_ onChange: @Sendable () -> Void) {
+    private static func loop(_ descriptor: Int32, settle: Int32, poller: PollingThread, onChange: @Sendable () -> Void) {
         var buffer = [UInt8](repeating: 0, count: 16 * 1024)
         var pendingChange = false
-        while running.load(ordering: .relaxed) {
-            var fds = [pollfd(fd: descriptor, events: Int16(POLLIN), revents: 0), pollfd(fd: stopPipe[0], events: Int16(POLLIN), revents: 0)]
-            // While a change is pending, wait only for the burst to settle.
-            let ready = poll(&fds, 2, pendingChange ? settleMilliseconds : -1)
-            if ready < 0 && errno == EINTR { continue }
-            if fds[1].revents != 0 { break }
-            if ready == 0 {
+        // While a change is pending, wait only for the burst to settle.
+        while let wake = poller.wait(for: descriptor, timeoutMilliseconds: pendingChange ? settle : -1) {
+            switch wake {
+            case .timeout:
                 if pendingChange {
                     pendingChange = false
                     onChange()
                 }
-                continue
+            case .ready:
+                // Drain everything queued; which file changed does not matter, the reload reads all.
+                while buffer.withUnsafeMutableBytes({ read(descriptor, $0.baseAddress, $0.count) }) > 0 {}
+                pendingChange = true
             }
-            // Drain everything queued; which file changed does not matter, the reload reads all.
-            while buffer.withUnsafeMutableBytes({ read(descriptor, $0.baseAddress, $0.count) }) > 0 {}
-            pendingChange = true
         }
     }
 
     public func stop() {
-        guard running.exchange(false, ordering: .sequentiallyConsistent) else { return }
-        var byte: UInt8 = 1
-        _ = write(stopPipe[1], &byte, 1)
-        finished.wait()
+        guard let poller else { return }
+        poller.stop()
+        self.poller = nil
         close(descriptor)
-        close(stopPipe[0])
-        close(stopPipe[1])
     }
 }

@@ -13,14 +13,12 @@ import Glibc
 /// Hand-written over POSIX sockets rather than SwiftNIO: it is ~150 lines, and keeps the
 /// host and pluginctl free of an event-loop runtime (docs/adr/0005-control-socket.md).
 public final class ControlServer: @unchecked Sendable {
-    // @unchecked: `listener` and `stopPipe` are written in start() before the thread starts.
+    // @unchecked: `listener` and `poller` are written in start() before the thread starts.
     public let path: String
     private let handler: @Sendable (ControlRequest) -> ControlResponse
     private let logger: Logger
     private var listener: Int32 = -1
-    private var stopPipe: [Int32] = [-1, -1]
-    private let finished = DispatchSemaphore(value: 0)
-    private let running = Atomic<Bool>(false)
+    private var poller: PollingThread?
 
     public init(path: String, logger: Logger, handler: @escaping @Sendable (ControlRequest) -> ControlResponse) {
         self.path = path
@@ -55,23 +53,13 @@ public final class ControlServer: @unchecked Sendable {
             throw HostError("listen on \(path) failed: \(String(cString: strerror(errno)))")
         }
         listener = fd
-        guard pipe(&stopPipe) == 0 else { throw HostError("pipe failed") }
-        for end in stopPipe { _ = fcntl(end, F_SETFD, FD_CLOEXEC) }
-        running.store(true, ordering: .sequentiallyConsistent)
-        let thread = Thread { [self] in
-            self.acceptLoop()
-            self.finished.signal()
-        }
-        thread.name = "pos-control"
-        thread.start()
+        let poller = try PollingThread()
+        self.poller = poller
+        poller.start { [self] poller in self.acceptLoop(poller) }
     }
 
-    private func acceptLoop() {
-        while running.load(ordering: .relaxed) {
-            var fds = [pollfd(fd: listener, events: Int16(POLLIN), revents: 0), pollfd(fd: stopPipe[0], events: Int16(POLLIN), revents: 0)]
-            let ready = poll(&fds, 2, -1)
-            if ready < 0 && errno == EINTR { continue }
-            if fds[1].revents != 0 { break }
+    private func acceptLoop(_ poller: PollingThread) {
+        while poller.wait(for: listener, timeoutMilliseconds: -1) != nil {
             let client = accept(listener, nil, nil)
             guard client >= 0 else { continue }
             _ = fcntl(client, F_SETFD, FD_CLOEXEC)
@@ -101,13 +89,10 @@ public final class ControlServer: @unchecked Sendable {
     }
 
     public func stop() {
-        guard running.exchange(false, ordering: .sequentiallyConsistent) else { return }
-        var byte: UInt8 = 1
-        _ = write(stopPipe[1], &byte, 1)
-        finished.wait()
+        guard let poller else { return }
+        poller.stop()
+        self.poller = nil
         close(listener)
-        close(stopPipe[0])
-        close(stopPipe[1])
         unlink(path)
     }
 }

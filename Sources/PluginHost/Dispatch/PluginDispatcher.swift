@@ -106,8 +106,9 @@ public final class PluginDispatcher: @unchecked Sendable {
             lane.finished.wait()
             lane.finished.signal()  // keep it signalled for a second stop()
             lane.condition.lock()
-            abandoned.append(contentsOf: lane.queue.drainAll())
+            // Oldest first: what the lane had taken, then what was still queued.
             abandoned.append(contentsOf: lane.unfinished)
+            abandoned.append(contentsOf: lane.queue.drainAll())
             lane.unfinished = []
             lane.condition.unlock()
         }

@@ -11,6 +11,8 @@ final class ScriptedPluginInstance: PluginInstance, @unchecked Sendable {
     private let script: [String: [HandleOutcome]]
     private let log = Mutex<[(id: String, key: String, attempt: Int, thread: String)]>([])
     private let active = Atomic<Int>(0)
+    /// Events that reached the plugin (before the gate), i.e. were really in flight.
+    let entered = Atomic<Int>(0)
     private let maxActive = Atomic<Int>(0)
     let delayMicroseconds: UInt32
     /// While set, handle() blocks on it before each event.
@@ -35,6 +37,7 @@ final class ScriptedPluginInstance: PluginInstance, @unchecked Sendable {
         defer { active.subtract(1, ordering: .sequentiallyConsistent) }
         for (event, attempt) in zip(events, attempts) {
             if shouldStop() { break }
+            entered.add(1, ordering: .sequentiallyConsistent)
             gate.withLock { while gateClosed { gate.wait() } }
             if delayMicroseconds > 0 { usleep(delayMicroseconds) }
             log.withLock { $0.append((event.id, event.key, attempt, String(UInt(bitPattern: Int(bitPattern: pthread_self()))))) }

@@ -28,32 +28,26 @@ enum TestSupport {
         return path
     }
 
-    static let compileLock = NSLock()
-
-    /// Compiles the C fixture plugin with `defines` into `directory/fileName` and returns its path.
-    @discardableResult
-    static func buildFixture(_ defines: [String] = [], into directory: String, fileName: String = "fixture.so") throws -> String {
-        let output = directory + "/" + fileName
+    /// Compiles a C plugin against the ABI header alone, as scripts/build-plugins does.
+    static func compilePlugin(_ source: String, defines: [String] = [], output: String) throws -> String {
         try run(
             "/usr/bin/cc",
             ["-std=gnu11", "-shared", "-fPIC", "-O1", "-I", packageRoot + "/Sources/PluginABI/include"] + defines.map { "-D" + $0 }
-                + ["-Wl,-z,nodelete", "-Wl,--version-script=" + packageRoot + "/PluginsSrc/plugin.exports", "-o", output,
-                   packageRoot + "/Tests/Fixtures/plugins/fixture_plugin.c"])
+                + ["-Wl,-z,nodelete", "-Wl,--version-script=" + packageRoot + "/PluginsSrc/plugin.exports", "-o", output, packageRoot + "/" + source])
         chmod(output, 0o644)
         return output
     }
 
-    /// Builds the example C plugin the way scripts/build-plugins does.
+    /// Compiles the C fixture plugin with `defines` into `directory/fileName` and returns its path.
+    @discardableResult
+    static func buildFixture(_ defines: [String] = [], into directory: String, fileName: String = "fixture.so") throws -> String {
+        try compilePlugin("Tests/Fixtures/plugins/fixture_plugin.c", defines: defines, output: directory + "/" + fileName)
+    }
+
+    /// Builds the example C plugin.
     @discardableResult
     static func buildEventCounter(into directory: String) throws -> String {
-        let output = directory + "/event_counter.so"
-        try run(
-            "/usr/bin/cc",
-            ["-std=c11", "-shared", "-fPIC", "-O2", "-I", packageRoot + "/Sources/PluginABI/include", "-Wl,-z,nodelete",
-             "-Wl,--version-script=" + packageRoot + "/PluginsSrc/plugin.exports", "-o", output,
-             packageRoot + "/PluginsSrc/event_counter/event_counter.c"])
-        chmod(output, 0o644)
-        return output
+        try compilePlugin("PluginsSrc/event_counter/event_counter.c", output: directory + "/event_counter.so")
     }
 
     /// Copies the Swift example plugin built by SwiftPM into `directory`.
