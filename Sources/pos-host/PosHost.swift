@@ -58,7 +58,7 @@ struct PosHost: ParsableCommand {
         signals.on(SIGINT) { stop.signal() }
 
         if let events {
-            let source = try JSONLinesEventSource(path: events, decoder: EventDecoder(maxEventBytes: runtime.config.maxEventBytes, clock: SystemClock()))
+            let source = try JSONLinesEventSource(path: events, decoder: EventDecoder(maxEventBytes: runtime.config.maxEventBytes, clock: SystemClock(), acceptUnknownTypes: runtime.config.acceptUnknownEventTypes))
             let keepRunning = keepRunning
             Thread.detachNewThread {
                 do {

@@ -12,12 +12,14 @@ public struct Event: Sendable, Equatable {
     public var payload: [UInt8]
     /// The id of the event that caused this one (set on events emitted by plugins).
     public var causationId: String?
+    /// The id shared by every event of one business flow (a basket's, a shift's).
+    public var correlationId: String?
     /// Who produced it: "ingress" or "plugin:<name>".
     public var source: String?
 
     public init(
         id: String, type: String, key: String, timeMilliseconds: Int64, payload: [UInt8],
-        causationId: String? = nil, source: String? = nil
+        causationId: String? = nil, correlationId: String? = nil, source: String? = nil
     ) {
         self.id = id
         self.type = type
@@ -25,6 +27,7 @@ public struct Event: Sendable, Equatable {
         self.timeMilliseconds = timeMilliseconds
         self.payload = payload
         self.causationId = causationId
+        self.correlationId = correlationId
         self.source = source
     }
 
@@ -35,6 +38,7 @@ public struct Event: Sendable, Equatable {
             "payload": (try? JSONValue.parse(payload)) ?? .string(String(decoding: payload, as: UTF8.self)),
         ]
         if let causationId { object["causation_id"] = .string(causationId) }
+        if let correlationId { object["correlation_id"] = .string(correlationId) }
         if let source { object["source"] = .string(source) }
         return JSONValue.object(object).jsonText
     }

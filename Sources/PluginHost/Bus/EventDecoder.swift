@@ -1,21 +1,32 @@
 import Foundation
 
-/// Turns one raw input record (a JSON line, later a Kafka message) into an ``Event``, or says
-/// precisely why it cannot. Accepts two shapes:
+/// Turns one raw input record (a JSON line, later a Kafka message) into a canonical ``Event``,
+/// or says precisely why it cannot. Accepts two shapes (docs/events.md):
 ///
-/// - the envelope: `{"id", "type", "key", "time_ms" | "time", "payload": {...}}`;
+/// - the envelope v1: `{"id", "type", "schema_version", "key", "time_ms" | "time", "source",
+///   "correlation_id", "causation_id", "payload": {...}}`;
 /// - the original system's flat shape: `{"event_type", "timestamp", ...fields}`, where the
-///   whole object is the payload and the key is `basket_id`, else `terminal_id`.
+///   fields other than the envelope's are the payload.
 ///
-/// An input without an id gets one derived from its bytes, so the same input always becomes
-/// the same event (re-reading a file does not invent new events).
+/// Type names are resolved through the ``EventCatalog`` (the original's names are aliases),
+/// original field names are renamed, and the payload is checked against the type's fields.
+/// The key is `basket_id`, else `terminal_id`, unless the envelope gives one. An input without
+/// an id gets one derived from its bytes, so the same input always becomes the same event.
 public struct EventDecoder: Sendable {
     public var maxEventBytes: Int
     let clock: any HostClock
+    let catalog: EventCatalog
+    let acceptUnknownTypes: Bool
 
-    public init(maxEventBytes: Int, clock: any HostClock) {
+    /// The envelope schema versions this host reads.
+    public static let supportedSchemaVersions: ClosedRange<Int> = 1...1
+    static let envelopeFields: Set<String> = ["event_type", "timestamp", "event_id", "time_ms", "correlation_id", "causation_id", "schema_version", "source"]
+
+    public init(maxEventBytes: Int, clock: any HostClock, catalog: EventCatalog = .standard, acceptUnknownTypes: Bool = false) {
         self.maxEventBytes = maxEventBytes
         self.clock = clock
+        self.catalog = catalog
+        self.acceptUnknownTypes = acceptUnknownTypes
     }
 
     public struct Rejection: Error, Equatable, CustomStringConvertible, Sendable {
@@ -47,21 +58,44 @@ public struct EventDecoder: Sendable {
 
     private func envelope(_ object: [String: JSONValue], type: JSONValue, raw: [UInt8]) throws(Rejection) -> Event {
         let typeName = try validType(type, field: "type")
-        guard case .object = object["payload"]! else { throw Rejection(reason: "\"payload\" must be a JSON object") }
-        let payload = object["payload"]!
+        guard case .object(let fields) = object["payload"]! else { throw Rejection(reason: "\"payload\" must be a JSON object") }
+        if let version = object["schema_version"], version != .null {
+            guard let number = version.numberValue, Self.supportedSchemaVersions.contains(Int(number)), number.rounded() == number else {
+                throw Rejection(reason: "envelope schema_version \(version.jsonText) is not supported (this host reads \(Self.supportedSchemaVersions))")
+            }
+        }
+        let (canonical, payload) = try normalise(typeName, fields)
         let id = try optionalString(object["id"], field: "id") ?? CallIDs.derived(from: raw)
-        let key = try optionalString(object["key"], field: "key") ?? routingKey(payload.objectValue!)
+        let key = try optionalString(object["key"], field: "key") ?? routingKey(payload)
         let time = try eventTime(object["time_ms"], iso: object["time"])
         return Event(
-            id: id, type: typeName, key: key, timeMilliseconds: time, payload: payload.jsonBytes,
-            causationId: try optionalString(object["causation_id"], field: "causation_id"), source: "ingress")
+            id: id, type: canonical, key: key, timeMilliseconds: time, payload: JSONValue.object(payload).jsonBytes,
+            causationId: try optionalString(object["causation_id"], field: "causation_id"),
+            correlationId: try optionalString(object["correlation_id"], field: "correlation_id"),
+            source: try optionalString(object["source"], field: "source") ?? "ingress")
     }
 
     private func flat(_ object: [String: JSONValue], type: JSONValue, raw: [UInt8]) throws(Rejection) -> Event {
         let typeName = try validType(type, field: "event_type")
+        let (canonical, payload) = try normalise(typeName, object.filter { !Self.envelopeFields.contains($0.key) })
         let id = try optionalString(object["event_id"], field: "event_id") ?? CallIDs.derived(from: raw)
         let time = try eventTime(object["time_ms"], iso: object["timestamp"])
-        return Event(id: id, type: typeName, key: routingKey(object), timeMilliseconds: time, payload: raw, source: "ingress")
+        return Event(
+            id: id, type: canonical, key: routingKey(payload), timeMilliseconds: time, payload: JSONValue.object(payload).jsonBytes,
+            causationId: try optionalString(object["causation_id"], field: "causation_id"),
+            correlationId: try optionalString(object["correlation_id"], field: "correlation_id"), source: "ingress")
+    }
+
+    /// The canonical type and payload, by the catalog.
+    private func normalise(_ typeName: String, _ payload: [String: JSONValue]) throws(Rejection) -> (String, [String: JSONValue]) {
+        guard let spec = catalog.spec(for: typeName) else {
+            if acceptUnknownTypes { return (typeName, payload) }
+            throw Rejection(reason: "unknown event type '\(typeName.prefix(80))' (see docs/events.md; events.unknown_types: accept lets such events through)")
+        }
+        switch catalog.normalise(payload, as: spec) {
+        case .success(let fields): return (spec.type, fields)
+        case .failure(let rejection): throw rejection
+        }
     }
 
     private func validType(_ value: JSONValue, field: String) throws(Rejection) -> String {

@@ -9,6 +9,8 @@ public struct HostConfig: Sendable, Equatable {
     public var logLevel: String
     public var dispatch: DispatchDefaults
     public var maxEventBytes: Int
+    /// Whether events of types missing from the catalog are routed (true) or dead-lettered.
+    public var acceptUnknownEventTypes = false
 
     /// Defaults for every plugin's dispatcher; a plugin's settings file may override some.
     public struct DispatchDefaults: Sendable, Equatable {
@@ -69,7 +71,13 @@ public struct HostConfig: Sendable, Equatable {
         }
         if var events = try root.section("events") {
             if let value = try events.integer("max_event_bytes", in: 256...(64 << 20)) { config.maxEventBytes = value }
-            try events.rejectUnknownKeys(allowed: ["max_event_bytes"])
+            if let node = events.raw("unknown_types") {
+                guard let policy = node.jsonValue.stringValue, ["reject", "accept"].contains(policy) else {
+                    throw ConfigError("'unknown_types' must be reject or accept", at: node.mark)
+                }
+                config.acceptUnknownEventTypes = policy == "accept"
+            }
+            try events.rejectUnknownKeys(allowed: ["max_event_bytes", "unknown_types"])
         }
         try root.rejectUnknownKeys(allowed: topLevelKeys)
         return config

@@ -57,7 +57,7 @@ final class PluginCall {
         emitted.append(
             Event(
                 id: id, type: type, key: key.isEmpty ? cause.key : key, timeMilliseconds: cause.timeMilliseconds,
-                payload: payload, causationId: cause.id, source: "plugin:\(context.name)"))
+                payload: payload, causationId: cause.id, correlationId: cause.correlationId, source: "plugin:\(context.name)"))
     }
 
     /// A name-based UUID (version 8 layout over SHA-256) of `name`.

@@ -1,0 +1,135 @@
+/// The catalog of event types: canonical names, the original system's names accepted as
+/// aliases, field renames from the original shapes, and the fields each type requires.
+/// docs/events.md documents the same catalog (a test keeps the two in step).
+public struct EventCatalog: Sendable {
+    public enum FieldKind: String, Sendable {
+        case string, number, integer, boolean, object, array
+        /// An id the original system sent either as a number or as text.
+        case identifier
+
+        func accepts(_ value: JSONValue) -> Bool {
+            switch (self, value) {
+            case (.string, .string), (.boolean, .bool), (.object, .object), (.array, .array), (.number, .number): return true
+            case (.integer, .number(let number)): return number.rounded() == number
+            case (.identifier, .string(let text)): return !text.isEmpty
+            case (.identifier, .number(let number)): return number.rounded() == number
+            default: return false
+            }
+        }
+    }
+
+    public struct Field: Sendable {
+        public let name: String
+        public let kind: FieldKind
+        public let required: Bool
+    }
+
+    public struct EventSpec: Sendable {
+        public let type: String
+        public let summary: String
+        /// Names the original system used for this type.
+        public let aliases: [String]
+        public let fields: [Field]
+        /// Original field name -> canonical field name.
+        public let renames: [String: String]
+    }
+
+    public let specs: [EventSpec]
+    private let byName: [String: EventSpec]
+
+    public init(_ specs: [EventSpec]) {
+        self.specs = specs
+        var index: [String: EventSpec] = [:]
+        for spec in specs {
+            index[spec.type] = spec
+            for alias in spec.aliases { index[alias] = spec }
+        }
+        byName = index
+    }
+
+    /// The spec for a canonical name or an alias.
+    public func spec(for name: String) -> EventSpec? { byName[name] }
+
+    /// Renames original fields and checks the payload of `spec`; returns the canonical payload
+    /// or the reason it does not satisfy the type's schema. Unknown fields are kept (newer
+    /// producers may add fields).
+    public func normalise(_ payload: [String: JSONValue], as spec: EventSpec) -> Result<[String: JSONValue], EventDecoder.Rejection> {
+        var fields = payload
+        for (original, canonical) in spec.renames where fields[canonical] == nil {
+            if let value = fields.removeValue(forKey: original) { fields[canonical] = value }
+        }
+        for field in spec.fields {
+            switch fields[field.name] {
+            case nil, .null?:
+                if field.required { return .failure(.init(reason: "\(spec.type): missing required field '\(field.name)'")) }
+            case let value?:
+                if !field.kind.accepts(value) {
+                    return .failure(.init(reason: "\(spec.type): field '\(field.name)' must be \(field.kind == .identifier ? "an id (text or integer)" : "of type \(field.kind.rawValue)"), got \(value.typeName)"))
+                }
+            }
+        }
+        return .success(fields)
+    }
+}
+
+extension EventCatalog {
+    private static func f(_ name: String, _ kind: FieldKind, required: Bool = true) -> Field { Field(name: name, kind: kind, required: required) }
+    private static func optional(_ name: String, _ kind: FieldKind) -> Field { Field(name: name, kind: kind, required: false) }
+
+    /// The POS events of catalog version 1.
+    public static let standard = EventCatalog([
+        EventSpec(type: "EMPLOYEE_LOGIN", summary: "An employee logged in on a terminal", aliases: ["employee.login"],
+                  fields: [f("employee_id", .identifier), f("terminal_id", .string)], renames: [:]),
+        EventSpec(type: "EMPLOYEE_LOGOUT", summary: "An employee logged out of a terminal", aliases: ["employee.logout"],
+                  fields: [f("employee_id", .identifier), f("terminal_id", .string)], renames: [:]),
+        EventSpec(type: "SESSION_TERMINATED", summary: "A terminal session was ended by the system (e.g. login elsewhere)", aliases: ["session.terminated"],
+                  fields: [f("employee_id", .identifier), f("terminal_id", .string), optional("reason", .string)], renames: [:]),
+        EventSpec(type: "BASKET_STARTED", summary: "A basket was opened", aliases: ["basket.started"],
+                  fields: [f("basket_id", .string), f("terminal_id", .string), optional("employee_id", .identifier), optional("customer_identifier", .string)], renames: [:]),
+        EventSpec(type: "CUSTOMER_IDENTIFIED", summary: "A customer identifier (phone, email, loyalty card) was given for a basket", aliases: ["customer.identified"],
+                  fields: [f("basket_id", .string), f("customer_identifier", .string)], renames: [:]),
+        EventSpec(type: "CUSTOMER_DATA_FETCHED", summary: "A customer profile was found for a basket", aliases: ["customer.data.fetched"],
+                  fields: [optional("basket_id", .string), f("customer", .object)], renames: [:]),
+        EventSpec(type: "ITEM_ADDED", summary: "A product was scanned into a basket", aliases: ["item.added"],
+                  fields: [f("basket_id", .string), f("product_id", .string), optional("quantity", .integer), optional("price", .number), optional("product_name", .string)], renames: [:]),
+        EventSpec(type: "ITEM_REMOVED", summary: "A product was removed (voided) from a basket", aliases: ["item.removed"],
+                  fields: [f("basket_id", .string), f("product_id", .string), optional("quantity", .integer), optional("price", .number)], renames: [:]),
+        EventSpec(type: "ITEM_QUANTITY_UPDATED", summary: "The quantity of a basket line changed", aliases: ["item.quantity.updated"],
+                  fields: [f("basket_id", .string), f("product_id", .string), f("quantity", .integer)], renames: ["new_quantity": "quantity"]),
+        EventSpec(type: "AGE_VERIFICATION_REQUIRED", summary: "Restricted items are held until the customer's age is verified", aliases: ["age.verification.required"],
+                  fields: [f("basket_id", .string), optional("items", .array), optional("minimum_age", .integer)], renames: ["required_age": "minimum_age"]),
+        EventSpec(type: "AGE_VERIFIED", summary: "A cashier verified the customer's age (typed in, or from a scanned ID)", aliases: ["age.verified"],
+                  fields: [f("basket_id", .string), optional("customer_age", .integer), optional("verifier_employee_id", .identifier), optional("method", .string)],
+                  renames: ["verification_method": "method"]),
+        EventSpec(type: "AGE_VERIFICATION_COMPLETED", summary: "The age check passed; held items are released", aliases: ["age.verification.completed"],
+                  fields: [f("basket_id", .string)], renames: [:]),
+        EventSpec(type: "AGE_VERIFICATION_FAILED", summary: "The age check failed or payment was attempted without it", aliases: ["age.verification.failed"],
+                  fields: [f("basket_id", .string), optional("reason", .string)], renames: [:]),
+        EventSpec(type: "AGE_VERIFICATION_CANCELLED", summary: "The age check was cancelled; held items are dropped", aliases: ["age.verification.cancelled"],
+                  fields: [f("basket_id", .string)], renames: [:]),
+        EventSpec(type: "VERIFIED_ITEM_ADDED", summary: "A held restricted item was added after verification", aliases: ["verified.item.added"],
+                  fields: [f("basket_id", .string), f("product_id", .string)], renames: [:]),
+        EventSpec(type: "SUBTOTAL_FINALIZED", summary: "The basket's subtotal was finalised before payment", aliases: ["subtotal.finalized"],
+                  fields: [f("basket_id", .string), optional("subtotal", .number)], renames: [:]),
+        EventSpec(type: "PAYMENT_INITIATED", summary: "Payment of a basket started", aliases: ["payment.initiated"],
+                  fields: [f("basket_id", .string), optional("amount", .number), optional("payment_method", .string)], renames: ["total_amount": "amount"]),
+        EventSpec(type: "PAYMENT_PROCESSED", summary: "A basket was paid", aliases: ["payment.completed", "PAYMENT_COMPLETED"],
+                  fields: [f("basket_id", .string), f("amount", .number), optional("payment_method", .string), optional("employee_id", .identifier)],
+                  renames: ["total_amount": "amount"]),
+        EventSpec(type: "FRAUD_ASSESSED", summary: "A basket's fraud risk score and decision at payment", aliases: ["fraud.assessed"],
+                  fields: [f("basket_id", .string), optional("score", .number), optional("decision", .string), optional("reasons", .array)], renames: [:]),
+        EventSpec(type: "FRAUD_ALERT", summary: "A fraud rule fired", aliases: ["fraud.alert"],
+                  fields: [f("rule_id", .string), optional("severity", .string), optional("alert_id", .string), optional("basket_id", .string)],
+                  renames: ["rule": "rule_id"]),
+        EventSpec(type: "RECOMMENDATION_SUGGESTED", summary: "Products recommended for a basket", aliases: ["recommendation.suggested"],
+                  fields: [f("basket_id", .string), optional("recommendations", .array)], renames: [:]),
+        EventSpec(type: "RECOMMENDATION_ACCEPTED", summary: "The cashier accepted a recommendation", aliases: ["recommendation.accepted"],
+                  fields: [f("basket_id", .string), f("product_id", .string)], renames: [:]),
+        EventSpec(type: "RECOMMENDATION_REJECTED", summary: "The cashier rejected a recommendation", aliases: ["recommendation.rejected"],
+                  fields: [f("basket_id", .string), f("product_id", .string)], renames: [:]),
+        EventSpec(type: "BASKET_CLOSED", summary: "A basket was closed (paid or abandoned)", aliases: ["basket.closed"],
+                  fields: [f("basket_id", .string)], renames: [:]),
+        EventSpec(type: "BASKET_TOTALLED", summary: "Running totals of a paid basket (example plugin basket_tally)", aliases: [],
+                  fields: [f("basket_id", .string), f("items", .integer), f("total", .number)], renames: [:]),
+    ])
+}
