@@ -36,8 +36,9 @@ struct PosHost: ParsableCommand {
     var drainTimeout: Double = 10
 
     func run() throws {
-        LoggingSystem.bootstrap(StreamLogHandler.standardError)
+        JournalLogHandler.bootstrap()
         let logger = Logger(label: "pos-host")
+        let systemd = SystemdNotifier()
         let base = FileManager.default.currentDirectoryPath
         let configPath = config ?? (FileManager.default.fileExists(atPath: "config.yaml") ? base + "/config.yaml" : nil)
 
@@ -50,10 +51,18 @@ struct PosHost: ParsableCommand {
         }
         try runtime.start(watch: !noWatch, control: true)
         logger.info("ready", metadata: ["control_socket": .string(runtime.config.controlSocket), "plugins_dir": .string(runtime.config.pluginsDirectory)])
+        systemd.ready(status: Self.statusLine(runtime))
+        // A host whose registry is wedged (a plugin stuck in reconfigure holds its lock) stops
+        // answering status, so it stops pinging, and systemd restarts it.
+        try systemd.startWatchdog { _ = runtime.status(); return true }
 
         let stop = DispatchSemaphore(value: 0)
         let signals = SignalHandlers()
-        signals.on(SIGHUP) { _ = runtime.reload(trigger: "SIGHUP") }
+        signals.on(SIGHUP) {
+            systemd.reloading()
+            _ = runtime.reload(trigger: "SIGHUP")
+            systemd.ready(status: Self.statusLine(runtime))
+        }
         signals.on(SIGTERM) { stop.signal() }
         signals.on(SIGINT) { stop.signal() }
 
@@ -73,6 +82,8 @@ struct PosHost: ParsableCommand {
         }
         stop.wait()
         logger.info("stopping")
+        systemd.stopping()
+        systemd.stopWatchdog()
         let drained = DispatchSemaphore(value: 0)
         Thread.detachNewThread {
             runtime.drain()
@@ -83,6 +94,13 @@ struct PosHost: ParsableCommand {
         }
         runtime.shutdown(drain: false)
         printSummary(runtime.status())
+    }
+
+    static func statusLine(_ runtime: HostRuntime) -> String {
+        let plugins = runtime.status().plugins
+        let running = plugins.filter { $0.state == .running }.count
+        let failed = plugins.filter { $0.state == .failed }.count
+        return "\(running) plugins running" + (failed > 0 ? ", \(failed) failed" : "")
     }
 
     func printSummary(_ status: HostStatus) {

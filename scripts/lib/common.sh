@@ -25,6 +25,12 @@ ensure_build_packages() {
     ensure_packages libyaml-dev pkg-config gcc libc6-dev
 }
 
+# What the tests need beyond the build (systemd-analyze verifies the unit file).
+ensure_test_packages() {
+    ensure_build_packages
+    ensure_packages systemd
+}
+
 # Build configuration (debug or release) and where SwiftPM puts products.
 BUILD_CONFIGURATION="${BUILD_CONFIGURATION:-debug}"
 bin_dir() { swift build -c "$BUILD_CONFIGURATION" --show-bin-path; }
