@@ -33,12 +33,17 @@ let package = Package(
         .systemLibrary(
             name: "CYAML", path: "Sources/CYAML", pkgConfig: "yaml-0.1",
             providers: [.apt(["libyaml-dev"])]),
+        .systemLibrary(
+            name: "CRdKafka", path: "Sources/CRdKafka", pkgConfig: "rdkafka",
+            providers: [.apt(["librdkafka-dev"])]),
+        // Wrappers for the librdkafka calls Swift cannot make (variadic functions).
+        .target(name: "KafkaShim", dependencies: ["CRdKafka"], linkerSettings: [.linkedLibrary("rdkafka")]),
 
         .target(name: "PluginSDK", dependencies: ["PluginABI"]),
         .target(
             name: "PluginHost",
             dependencies: [
-                "PluginABI", "CYAML",
+                "PluginABI", "CYAML", "CRdKafka", "KafkaShim",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Crypto", package: "swift-crypto"),
             ]),

@@ -1,0 +1,194 @@
+import CRdKafka
+import Foundation
+
+/// A topic and partition.
+public struct TopicPartition: Hashable, Sendable, CustomStringConvertible {
+    public var topic: String
+    public var partition: Int32
+    public init(topic: String, partition: Int32) {
+        self.topic = topic
+        self.partition = partition
+    }
+    public var description: String { "\(topic)/\(partition)" }
+}
+
+/// A Kafka group consumer with manual offset commits.
+///
+/// Thread contract: `poll` (and the rebalance callbacks it runs) must be called from one
+/// thread; `commit`, `pause`, `resume` and `seek` are thread-safe (librdkafka's contract).
+/// Offsets are never committed automatically: the owner commits what has been handled.
+public final class KafkaConsumer: @unchecked Sendable {
+    // @unchecked: `client` is thread-safe by librdkafka's contract; `callbacks` is set up before use.
+    let client: OpaquePointer
+    public let groupId: String
+    private let callbacks: Callbacks
+    private var closed = false
+
+    final class Callbacks: @unchecked Sendable {
+        // Called on the polling thread only.
+        let onAssign: @Sendable ([TopicPartition]) -> Void
+        let onRevoke: @Sendable ([TopicPartition]) -> Void
+        init(onAssign: @escaping @Sendable ([TopicPartition]) -> Void, onRevoke: @escaping @Sendable ([TopicPartition]) -> Void) {
+            self.onAssign = onAssign
+            self.onRevoke = onRevoke
+        }
+    }
+
+    /// Joins `groupId` and subscribes to `topics`. A group with no committed offsets starts at
+    /// the beginning of each partition (nothing produced before the first start is skipped).
+    public init(
+        bootstrapServers: String, groupId: String, topics: [String], properties: [String: String] = [:],
+        onAssign: @escaping @Sendable ([TopicPartition]) -> Void = { _ in }, onRevoke: @escaping @Sendable ([TopicPartition]) -> Void = { _ in }
+    ) throws(KafkaError) {
+        self.groupId = groupId
+        var all = [
+            "bootstrap.servers": bootstrapServers, "group.id": groupId, "enable.auto.commit": "false",
+            "enable.auto.offset.store": "false", "auto.offset.reset": "earliest", "enable.partition.eof": "false",
+            "fetch.wait.max.ms": "10", "queued.max.messages.kbytes": "8192",
+            // A crashed host's partitions move after 6 s (the broker minimum) instead of 45 s.
+            "session.timeout.ms": "6000", "heartbeat.interval.ms": "1000",
+        ]
+        all.merge(properties) { $1 }
+        let configuration = try KafkaConfiguration.make(all)
+        let callbacks = Callbacks(onAssign: onAssign, onRevoke: onRevoke)
+        self.callbacks = callbacks
+        rd_kafka_conf_set_opaque(configuration, Unmanaged.passUnretained(callbacks).toOpaque())
+        rd_kafka_conf_set_rebalance_cb(configuration) { client, error, partitions, opaque in
+            guard let client, let opaque else { return }
+            let callbacks = Unmanaged<Callbacks>.fromOpaque(opaque).takeUnretainedValue()
+            let list = KafkaConsumer.partitions(partitions)
+            if error == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS {
+                _ = rd_kafka_assign(client, partitions)
+                callbacks.onAssign(list)
+            } else {
+                callbacks.onRevoke(list)
+                _ = rd_kafka_assign(client, nil)
+            }
+        }
+        client = try KafkaConfiguration.client(RD_KAFKA_CONSUMER, configuration)
+        _ = rd_kafka_poll_set_consumer(client)
+        let subscription = rd_kafka_topic_partition_list_new(Int32(topics.count))
+        defer { rd_kafka_topic_partition_list_destroy(subscription) }
+        for topic in topics { rd_kafka_topic_partition_list_add(subscription, topic, RD_KAFKA_PARTITION_UA) }
+        let result = rd_kafka_subscribe(client, subscription)
+        guard result == RD_KAFKA_RESP_ERR_NO_ERROR else {
+            rd_kafka_destroy(client)
+            throw KafkaError(result, context: "subscribe \(groupId) to \(topics)")
+        }
+    }
+
+    static func partitions(_ list: UnsafeMutablePointer<rd_kafka_topic_partition_list_t>?) -> [TopicPartition] {
+        guard let list else { return [] }
+        return (0..<Int(list.pointee.cnt)).map { index in
+            let element = list.pointee.elems[index]
+            return TopicPartition(topic: String(cString: element.topic), partition: element.partition)
+        }
+    }
+
+    static func makeList(_ offsets: [TopicPartition: Int64]) -> UnsafeMutablePointer<rd_kafka_topic_partition_list_t> {
+        let list = rd_kafka_topic_partition_list_new(Int32(offsets.count))!
+        for (partition, offset) in offsets {
+            rd_kafka_topic_partition_list_add(list, partition.topic, partition.partition).pointee.offset = offset
+        }
+        return list
+    }
+
+    /// The next message, or nil when none arrived within the timeout. Errors that librdkafka
+    /// recovers from itself (broker down, rebalancing) are not thrown: it retries.
+    public func poll(timeoutMilliseconds: Int32) throws(KafkaError) -> KafkaMessage? {
+        guard let raw = rd_kafka_consumer_poll(client, timeoutMilliseconds) else { return nil }
+        defer { rd_kafka_message_destroy(raw) }
+        let error = raw.pointee.err
+        if error == RD_KAFKA_RESP_ERR_NO_ERROR { return KafkaMessage(raw) }
+        if error == RD_KAFKA_RESP_ERR__FATAL {
+            var reason = [CChar](repeating: 0, count: 512)
+            let original = rd_kafka_fatal_error(client, &reason, reason.count)
+            throw KafkaError(message: "consumer \(groupId): fatal: \(String(cString: rd_kafka_err2str(original))): \(KafkaConfiguration.text(reason))")
+        }
+        return nil
+    }
+
+    /// Commits `offsets` (the next offset to read, per partition).
+    public func commit(_ offsets: [TopicPartition: Int64], synchronous: Bool) throws(KafkaError) {
+        guard !offsets.isEmpty else { return }
+        let list = Self.makeList(offsets)
+        defer { rd_kafka_topic_partition_list_destroy(list) }
+        let result = rd_kafka_commit(client, list, synchronous ? 0 : 1)
+        guard result == RD_KAFKA_RESP_ERR_NO_ERROR || result == RD_KAFKA_RESP_ERR__NO_OFFSET else {
+            throw KafkaError(result, context: "commit for \(groupId)")
+        }
+    }
+
+    /// The group's committed offsets for `partitions` (missing: nothing committed yet).
+    public func committed(_ partitions: [TopicPartition], timeoutMilliseconds: Int32 = 5_000) throws(KafkaError) -> [TopicPartition: Int64] {
+        let list = Self.makeList(Dictionary(uniqueKeysWithValues: partitions.map { ($0, Int64(RD_KAFKA_OFFSET_INVALID)) }))
+        defer { rd_kafka_topic_partition_list_destroy(list) }
+        let result = rd_kafka_committed(client, list, timeoutMilliseconds)
+        guard result == RD_KAFKA_RESP_ERR_NO_ERROR else { throw KafkaError(result, context: "committed offsets of \(groupId)") }
+        var offsets: [TopicPartition: Int64] = [:]
+        for index in 0..<Int(list.pointee.cnt) where list.pointee.elems[index].offset >= 0 {
+            let element = list.pointee.elems[index]
+            offsets[TopicPartition(topic: String(cString: element.topic), partition: element.partition)] = element.offset
+        }
+        return offsets
+    }
+
+    /// The partitions currently assigned to this member.
+    public func assignment() -> [TopicPartition] {
+        var list: UnsafeMutablePointer<rd_kafka_topic_partition_list_t>?
+        guard rd_kafka_assignment(client, &list) == RD_KAFKA_RESP_ERR_NO_ERROR, let list else { return [] }
+        defer { rd_kafka_topic_partition_list_destroy(list) }
+        return Self.partitions(list)
+    }
+
+    public func pause(_ partitions: [TopicPartition]) { apply(partitions) { rd_kafka_pause_partitions(client, $0) } }
+    public func resume(_ partitions: [TopicPartition]) { apply(partitions) { rd_kafka_resume_partitions(client, $0) } }
+
+    private func apply(_ partitions: [TopicPartition], _ body: (UnsafeMutablePointer<rd_kafka_topic_partition_list_t>) -> rd_kafka_resp_err_t) {
+        guard !partitions.isEmpty else { return }
+        let list = Self.makeList(Dictionary(uniqueKeysWithValues: partitions.map { ($0, Int64(RD_KAFKA_OFFSET_INVALID)) }))
+        defer { rd_kafka_topic_partition_list_destroy(list) }
+        _ = body(list)
+    }
+
+    /// Moves the read position of assigned partitions (`Int64(RD_KAFKA_OFFSET_END)` for "now").
+    public func seek(_ offsets: [TopicPartition: Int64]) throws(KafkaError) {
+        guard !offsets.isEmpty else { return }
+        let list = Self.makeList(offsets)
+        defer { rd_kafka_topic_partition_list_destroy(list) }
+        if let error = rd_kafka_seek_partitions(client, list, 5_000) {
+            let message = String(cString: rd_kafka_error_string(error))
+            rd_kafka_error_destroy(error)
+            throw KafkaError(message: "seek for \(groupId): \(message)")
+        }
+    }
+
+    /// The offset after the last message in each partition (the "high watermark").
+    public func endOffsets(_ partitions: [TopicPartition], timeoutMilliseconds: Int32 = 5_000) -> [TopicPartition: Int64] {
+        var offsets: [TopicPartition: Int64] = [:]
+        for partition in partitions {
+            var low: Int64 = 0, high: Int64 = 0
+            if rd_kafka_query_watermark_offsets(client, partition.topic, partition.partition, &low, &high, timeoutMilliseconds) == RD_KAFKA_RESP_ERR_NO_ERROR {
+                offsets[partition] = high
+            }
+        }
+        return offsets
+    }
+
+    /// Leaves the group (revoking partitions through the callback) and destroys the client.
+    /// Must be called from the polling thread or after it has stopped.
+    public func close() {
+        guard !closed else { return }
+        closed = true
+        _ = rd_kafka_consumer_close(client)
+        rd_kafka_destroy(client)
+    }
+
+    deinit { close() }
+}
+
+/// The endpoint a `produce`/`poll` round trip measures against; exposed for the benchmark.
+public enum KafkaOffsets {
+    public static let end = Int64(RD_KAFKA_OFFSET_END)
+    public static let beginning = Int64(RD_KAFKA_OFFSET_BEGINNING)
+}

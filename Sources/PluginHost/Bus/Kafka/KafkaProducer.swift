@@ -1,0 +1,92 @@
+import CRdKafka
+import Foundation
+import KafkaShim
+import Synchronization
+
+/// An idempotent Kafka producer. Messages are copied; delivery is confirmed asynchronously and
+/// counted (a failed delivery after librdkafka's own retries is counted and reported through
+/// `onDeliveryFailure`, never dropped silently). A background thread serves delivery reports.
+public final class KafkaProducer: @unchecked Sendable {
+    // @unchecked: `client` is thread-safe (librdkafka's contract); the rest is atomics or immutable.
+    let client: OpaquePointer
+    private let delivered = Atomic<Int>(0)
+    private let failed = Atomic<Int>(0)
+    private let running = Atomic<Bool>(true)
+    private let finished = DispatchSemaphore(value: 0)
+    private let callbacks: Callbacks
+
+    final class Callbacks: @unchecked Sendable {
+        // Set once before the client exists; read from librdkafka's callback thread.
+        var onDeliveryFailure: (@Sendable (String) -> Void)?
+        weak var producer: KafkaProducer?
+    }
+
+    /// `properties` override the defaults (idempotence on, acks=all, 5 ms linger).
+    public init(bootstrapServers: String, properties: [String: String] = [:], onDeliveryFailure: (@Sendable (String) -> Void)? = nil) throws(KafkaError) {
+        var all = ["bootstrap.servers": bootstrapServers, "enable.idempotence": "true", "acks": "all", "linger.ms": "5", "message.timeout.ms": "30000"]
+        all.merge(properties) { $1 }
+        let configuration = try KafkaConfiguration.make(all)
+        let callbacks = Callbacks()
+        callbacks.onDeliveryFailure = onDeliveryFailure
+        self.callbacks = callbacks
+        rd_kafka_conf_set_opaque(configuration, Unmanaged.passUnretained(callbacks).toOpaque())
+        rd_kafka_conf_set_dr_msg_cb(configuration) { _, message, opaque in
+            guard let message, let opaque else { return }
+            let callbacks = Unmanaged<Callbacks>.fromOpaque(opaque).takeUnretainedValue()
+            guard let producer = callbacks.producer else { return }
+            if message.pointee.err == RD_KAFKA_RESP_ERR_NO_ERROR {
+                producer.delivered.wrappingAdd(1, ordering: .relaxed)
+            } else {
+                producer.failed.wrappingAdd(1, ordering: .relaxed)
+                let topic = message.pointee.rkt.map { String(cString: rd_kafka_topic_name($0)) } ?? "?"
+                callbacks.onDeliveryFailure?("delivery to \(topic) failed: \(String(cString: rd_kafka_err2str(message.pointee.err)))")
+            }
+        }
+        client = try KafkaConfiguration.client(RD_KAFKA_PRODUCER, configuration)
+        callbacks.producer = self
+        Thread.detachNewThread { [self] in
+            while running.load(ordering: .relaxed) { rd_kafka_poll(client, 100) }
+            finished.signal()
+        }
+    }
+
+    /// Queues a message. Waits (serving delivery reports) while librdkafka's queue is full.
+    public func produce(topic: String, partition: Int32 = -1, key: [UInt8]?, value: [UInt8], headers: [(String, [UInt8])] = []) throws(KafkaError) {
+        while true {
+            let list: OpaquePointer? = headers.isEmpty ? nil : rd_kafka_headers_new(headers.count)
+            for (name, value) in headers {
+                _ = value.withUnsafeBytes { rd_kafka_header_add(list, name, -1, $0.baseAddress, $0.count) }
+            }
+            let result = (key ?? []).withUnsafeBytes { keyBytes in
+                value.withUnsafeBytes { valueBytes in
+                    pos_kafka_produce(
+                        client, topic, partition, key == nil ? nil : keyBytes.baseAddress, key?.count ?? 0, valueBytes.baseAddress,
+                        valueBytes.count, list, nil)
+                }
+            }
+            if result == RD_KAFKA_RESP_ERR_NO_ERROR { return }
+            if let list { rd_kafka_headers_destroy(list) }
+            guard result == RD_KAFKA_RESP_ERR__QUEUE_FULL else { throw KafkaError(result, context: "produce to \(topic)") }
+            rd_kafka_poll(client, 10)
+        }
+    }
+
+    /// Waits until everything queued is delivered (or failed), up to `timeoutMilliseconds`.
+    public func flush(timeoutMilliseconds: Int32 = 10_000) throws(KafkaError) {
+        let result = rd_kafka_flush(client, timeoutMilliseconds)
+        guard result == RD_KAFKA_RESP_ERR_NO_ERROR else { throw KafkaError(result, context: "flush") }
+    }
+
+    public var deliveredCount: Int { delivered.load(ordering: .relaxed) }
+    public var failedCount: Int { failed.load(ordering: .relaxed) }
+
+    /// Flushes, then stops the delivery-report thread and destroys the client.
+    public func close() {
+        guard running.exchange(false, ordering: .sequentiallyConsistent) else { return }
+        _ = rd_kafka_flush(client, 10_000)
+        finished.wait()
+        rd_kafka_destroy(client)
+    }
+
+    deinit { close() }
+}
