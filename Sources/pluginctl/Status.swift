@@ -29,17 +29,18 @@ struct Status: ParsableCommand {
         print(
             "pos-host \(status.version) (ABI \(status.abi)), pid \(status.pid), config generation \(status.configGeneration); "
                 + "ingress: \(status.ingress.received) received, \(status.ingress.malformed) malformed, \(status.ingress.unrouted) unrouted")
+        if let kafka = status.kafkaBootstrapServers { print("kafka: \(kafka)") }
         for error in status.configErrors { print("config rejected: \(error)") }
         print("")
         let rows = status.plugins.map { plugin -> [String] in
             let m = plugin.metrics
             return [
                 plugin.name, plugin.state.rawValue, plugin.version ?? "-", "\(m.received)", "\(m.handled)", "\(m.retried)", "\(m.deadLettered)",
-                "\(m.queueDepth)", Self.micros(m.latency.p50Microseconds), Self.micros(m.latency.p99Microseconds),
+                "\(m.queueDepth)", plugin.lag.map(String.init) ?? "-", Self.micros(m.latency.p50Microseconds), Self.micros(m.latency.p99Microseconds),
                 plugin.configError.map { "settings file rejected: \($0)" } ?? plugin.lastError ?? "",
             ]
         }
-        print(table(["PLUGIN", "STATE", "VERSION", "RECEIVED", "HANDLED", "RETRIED", "DLQ", "QUEUE", "P50", "P99", "LAST ERROR"], rows))
+        print(table(["PLUGIN", "STATE", "VERSION", "RECEIVED", "HANDLED", "RETRIED", "DLQ", "QUEUE", "LAG", "P50", "P99", "LAST ERROR"], rows))
     }
 
     static func micros(_ value: Double) -> String {
@@ -55,6 +56,7 @@ struct Status: ParsableCommand {
             "version:       \(plugin.version ?? "-")", "library:       \(plugin.library)", "isolation:     \(plugin.isolation)",
             "subscriptions: \(plugin.subscriptions.joined(separator: ", "))", "lanes:         \(plugin.lanes)",
             "settings:      \(plugin.settings?.jsonText ?? "-")",
+            "lag:           \(plugin.lag.map { "\($0) events not yet committed" } ?? "-")",
             "events:        \(m.received) received, \(m.handled) handled, \(m.retried) retried, \(m.failed) failed calls, \(m.deadLettered) dead-lettered, \(m.abandoned) abandoned, \(m.queueDepth) queued",
             "latency:       p50 \(Self.micros(m.latency.p50Microseconds)), p99 \(Self.micros(m.latency.p99Microseconds)), max \(Self.micros(m.latency.maxMicroseconds)) over \(m.latency.count) calls",
         ]

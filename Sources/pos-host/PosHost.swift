@@ -23,7 +23,7 @@ struct PosHost: ParsableCommand {
     @Option(name: .long, help: "Host configuration file (default: ./config.yaml when it exists, else built-in defaults).")
     var config: String?
 
-    @Option(name: .long, help: "Read events as JSON lines from FILE, or '-' for standard input.")
+    @Option(name: .long, help: "Read events as JSON lines from FILE, or '-' for standard input, instead of from Kafka.")
     var events: String?
 
     @Flag(name: .long, help: "Keep running after the events file ends (serve pluginctl until SIGTERM).")
@@ -50,7 +50,13 @@ struct PosHost: ParsableCommand {
             throw ExitCode(78)
         }
         try runtime.start(watch: !noWatch, control: true)
-        logger.info("ready", metadata: ["control_socket": .string(runtime.config.controlSocket), "plugins_dir": .string(runtime.config.pluginsDirectory)])
+        if let kafka = runtime.kafka, events == nil {
+            // READY means consuming: wait until every consumer group has its partitions.
+            if !kafka.bridge.waitUntilAssigned(timeoutSeconds: 30) { logger.warning("not every Kafka consumer was assigned partitions within 30 s") }
+        }
+        var readyMetadata: Logger.Metadata = ["control_socket": .string(runtime.config.controlSocket), "plugins_dir": .string(runtime.config.pluginsDirectory)]
+        if let kafka = runtime.kafka { readyMetadata["kafka_bootstrap_servers"] = .string(kafka.bootstrapServers) }
+        logger.info("ready", metadata: readyMetadata)
         systemd.ready(status: Self.statusLine(runtime))
         // A host whose registry is wedged (a plugin stuck in reconfigure holds its lock) stops
         // answering status, so it stops pinging, and systemd restarts it.
@@ -84,6 +90,7 @@ struct PosHost: ParsableCommand {
         logger.info("stopping")
         systemd.stopping()
         systemd.stopWatchdog()
+        runtime.stopIntake()
         let drained = DispatchSemaphore(value: 0)
         Thread.detachNewThread {
             runtime.drain()

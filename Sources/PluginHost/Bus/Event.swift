@@ -1,3 +1,15 @@
+/// Where an event was read from on the bus (for committing its offset once it is handled).
+public struct EventPosition: Sendable, Equatable, Hashable {
+    public var topic: String
+    public var partition: Int32
+    public var offset: Int64
+    public init(topic: String, partition: Int32, offset: Int64) {
+        self.topic = topic
+        self.partition = partition
+        self.offset = offset
+    }
+}
+
 /// An event as the host routes it: envelope fields plus the JSON payload bytes.
 public struct Event: Sendable, Equatable {
     /// Unique id (UUID text for events from the bus or emitted by plugins).
@@ -16,6 +28,8 @@ public struct Event: Sendable, Equatable {
     public var correlationId: String?
     /// Who produced it: "ingress" or "plugin:<name>".
     public var source: String?
+    /// Where it was read from, when it came from Kafka.
+    public var position: EventPosition?
 
     public init(
         id: String, type: String, key: String, timeMilliseconds: Int64, payload: [UInt8],

@@ -86,6 +86,12 @@ public struct EventDecoder: Sendable {
             correlationId: try optionalString(object["correlation_id"], field: "correlation_id"), source: "ingress")
     }
 
+    /// The canonical name of `name` (an alias or canonical name), or `name` itself when
+    /// unknown types are accepted; nil when the type would be rejected.
+    public func catalogType(for name: String) -> String? {
+        catalog.spec(for: name)?.type ?? (acceptUnknownTypes ? name : nil)
+    }
+
     /// The canonical type and payload, by the catalog.
     private func normalise(_ typeName: String, _ payload: [String: JSONValue]) throws(Rejection) -> (String, [String: JSONValue]) {
         guard let spec = catalog.spec(for: typeName) else {

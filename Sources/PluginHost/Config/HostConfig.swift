@@ -11,6 +11,30 @@ public struct HostConfig: Sendable, Equatable {
     public var maxEventBytes: Int
     /// Whether events of types missing from the catalog are routed (true) or dead-lettered.
     public var acceptUnknownEventTypes = false
+    /// The Kafka bus, when configured (else events come from --events).
+    public var kafka: KafkaSettings?
+
+    /// The `kafka:` section.
+    public struct KafkaSettings: Sendable, Equatable {
+        /// `embedded` (librdkafka's mock cluster inside the host) or `host:port,...`.
+        public var bootstrapServers = "embedded"
+        public var topics = ["pos-events"]
+        /// Consumer groups are `<group_prefix>.<plugin>` (and `<group_prefix>.ingress`).
+        public var groupPrefix = "pos-host"
+        /// Dead letters go to `<topic><dead_letter_suffix>`.
+        public var deadLetterSuffix = ".dlq"
+        /// Where events emitted by plugins are produced (default: the first topic).
+        public var emitTopic: String?
+        /// The consumers' fetch.wait.max.ms: the latency floor with an idle topic.
+        public var fetchWaitMilliseconds = 10
+        /// Partitions of the topics the embedded cluster creates.
+        public var embeddedPartitions = 3
+        /// Extra librdkafka properties for every client (security.protocol, sasl.*, ...).
+        public var properties: [String: String] = [:]
+        public init() {}
+
+        public var effectiveEmitTopic: String { emitTopic ?? topics[0] }
+    }
 
     /// Defaults for every plugin's dispatcher; a plugin's settings file may override some.
     public struct DispatchDefaults: Sendable, Equatable {
@@ -38,7 +62,8 @@ public struct HostConfig: Sendable, Equatable {
             dispatch: DispatchDefaults(), maxEventBytes: 1 << 20)
     }
 
-    static let topLevelKeys = ["plugins_dir", "control_socket", "dead_letter_file", "emitted_events_file", "log_level", "dispatch", "events"]
+    static let topLevelKeys = ["plugins_dir", "control_socket", "dead_letter_file", "emitted_events_file", "log_level", "dispatch", "events", "kafka"]
+    static let kafkaKeys = ["bootstrap_servers", "topics", "group_prefix", "dead_letter_suffix", "emit_topic", "fetch_wait_ms", "embedded_partitions", "properties"]
     static let dispatchKeys = ["queue_capacity", "lanes", "max_attempts", "backoff_initial_ms", "backoff_max_ms", "batch_size"]
 
     /// Parses config.yaml text; `path` names the file in errors and anchors relative paths.
@@ -78,6 +103,33 @@ public struct HostConfig: Sendable, Equatable {
                 config.acceptUnknownEventTypes = policy == "accept"
             }
             try events.rejectUnknownKeys(allowed: ["max_event_bytes", "unknown_types"])
+        }
+        if var section = try root.section("kafka") {
+            var kafka = KafkaSettings()
+            if let value = try section.string("bootstrap_servers") { kafka.bootstrapServers = value }
+            if let node = section.raw("topics") {
+                guard case .array(let items) = node.jsonValue, !items.isEmpty, items.allSatisfy({ $0.stringValue.map { !$0.isEmpty } ?? false }) else {
+                    throw ConfigError("'topics' must be a non-empty list of topic names", at: node.mark)
+                }
+                kafka.topics = items.compactMap(\.stringValue)
+            }
+            if let value = try section.string("group_prefix") { kafka.groupPrefix = value }
+            if let value = try section.string("dead_letter_suffix") { kafka.deadLetterSuffix = value }
+            kafka.emitTopic = try section.string("emit_topic")
+            if let value = try section.integer("fetch_wait_ms", in: 1...5_000) { kafka.fetchWaitMilliseconds = value }
+            if let value = try section.integer("embedded_partitions", in: 1...64) { kafka.embeddedPartitions = value }
+            if let node = section.raw("properties") {
+                guard case .object(let members) = node.jsonValue else { throw ConfigError("'properties' must be a mapping", at: node.mark) }
+                for (key, value) in members {
+                    switch value {
+                    case .string(let text): kafka.properties[key] = text
+                    case .number, .bool: kafka.properties[key] = value.jsonText
+                    default: throw ConfigError("kafka property '\(key)' must be a scalar", at: node.mark)
+                    }
+                }
+            }
+            try section.rejectUnknownKeys(allowed: kafkaKeys)
+            config.kafka = kafka
         }
         try root.rejectUnknownKeys(allowed: topLevelKeys)
         return config

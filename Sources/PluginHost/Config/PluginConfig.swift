@@ -9,8 +9,17 @@ public struct PluginConfig: Sendable, Equatable {
         case process
     }
 
+    /// What a plugin reads first when it is enabled again after being disabled.
+    public enum EnablePolicy: String, Sendable, Equatable {
+        /// Catch up on every event published while it was off (from its committed offsets).
+        case resume
+        /// Skip what was published while it was off and start from now.
+        case latest
+    }
+
     public var name: String
     public var enabled: Bool
+    public var onEnable: EnablePolicy = .resume
     /// Absolute path of the shared object.
     public var libraryPath: String
     /// Lower-case hex SHA-256 the library must have, if pinned.
@@ -23,7 +32,7 @@ public struct PluginConfig: Sendable, Equatable {
     /// The plugin's own settings, layered over its descriptor's defaults.
     public var settings: JSONValue
 
-    static let keys = ["enabled", "library", "sha256", "isolation", "subscriptions", "lanes", "max_attempts", "settings"]
+    static let keys = ["enabled", "library", "sha256", "isolation", "subscriptions", "lanes", "max_attempts", "on_enable", "settings"]
 
     public init(
         name: String, enabled: Bool, libraryPath: String, sha256: String? = nil, isolation: Isolation = .inprocess,
@@ -83,6 +92,12 @@ public struct PluginConfig: Sendable, Equatable {
             guard !list.isEmpty else { throw ConfigError("'subscriptions' must name at least one event type", at: node.mark) }
             config.subscriptions = list
         }
+        if let node = root.raw("on_enable") {
+            guard let text = node.jsonValue.stringValue, let policy = EnablePolicy(rawValue: text) else {
+                throw ConfigError("'on_enable' must be resume (catch up on missed events) or latest (skip them)", at: node.mark)
+            }
+            config.onEnable = policy
+        }
         config.lanes = try root.integer("lanes", in: 1...64)
         config.maxAttempts = try root.integer("max_attempts", in: 1...100)
         if let node = root.raw("settings") {
@@ -113,6 +128,7 @@ public struct PluginConfig: Sendable, Equatable {
         if let subscriptions { lines.append("subscriptions: \(YAMLWriter.flow(.array(subscriptions.map { .string($0) })))") }
         if let lanes { lines.append("lanes: \(lanes)") }
         if let maxAttempts { lines.append("max_attempts: \(maxAttempts)") }
+        if onEnable != .resume { lines.append("on_enable: \(onEnable.rawValue)") }
         if let members = settings.objectValue, !members.isEmpty {
             lines.append("settings:")
             YAMLWriter.block(settings, indent: 2, into: &lines)

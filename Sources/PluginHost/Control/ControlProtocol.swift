@@ -50,10 +50,13 @@ public struct HostStatus: Codable, Sendable, Equatable {
     /// The last configuration error that was rejected (nil once a later reload succeeds cleanly).
     public var configErrors: [String]
     public var ingress: IngressCounters
+    /// The Kafka cluster the host uses (the embedded one's address too), when configured.
+    public var kafkaBootstrapServers: String?
     public var plugins: [PluginStatus]
 
     enum CodingKeys: String, CodingKey {
         case pid, version, abi, ingress, plugins
+        case kafkaBootstrapServers = "kafka_bootstrap_servers"
         case startedAtMilliseconds = "started_at_ms"
         case configGeneration = "config_generation"
         case configErrors = "config_errors"

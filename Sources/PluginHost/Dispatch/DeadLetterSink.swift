@@ -27,8 +27,14 @@ public struct DeadLetterRecord: Codable, Sendable, Equatable {
     /// The payload (or for malformed input the raw record) as text; base64 when not UTF-8.
     public var payload: String
     public var payloadEncoding: String
-    /// Where malformed input came from ("file:line").
+    /// Where malformed input came from ("file:line" or "topic/partition@offset").
     public var origin: String?
+    /// The bus position of the event or input, when it came from Kafka.
+    public var originalTopic: String?
+    public var originalPartition: Int32?
+    public var originalOffset: Int64?
+    /// The full event envelope (not serialised into the JSON record; used by the Kafka sink).
+    public var envelope: [UInt8]?
 
     enum CodingKeys: String, CodingKey {
         case plugin, reason, error, attempts, payload, origin
@@ -38,6 +44,9 @@ public struct DeadLetterRecord: Codable, Sendable, Equatable {
         case eventKey = "event_key"
         case eventTimeMilliseconds = "event_time_ms"
         case payloadEncoding = "payload_encoding"
+        case originalTopic = "original_topic"
+        case originalPartition = "original_partition"
+        case originalOffset = "original_offset"
     }
 
     public init(plugin: String, reason: Reason, error: String, attempts: Int, event: Event, timeMilliseconds: Int64) {
@@ -52,9 +61,13 @@ public struct DeadLetterRecord: Codable, Sendable, Equatable {
         self.eventTimeMilliseconds = event.timeMilliseconds
         (payload, payloadEncoding) = Self.encode(event.payload)
         origin = nil
+        originalTopic = event.position?.topic
+        originalPartition = event.position?.partition
+        originalOffset = event.position?.offset
+        envelope = EventHeaders.envelope(event)
     }
 
-    public init(malformed raw: [UInt8], error: String, origin: String, timeMilliseconds: Int64) {
+    public init(malformed raw: [UInt8], error: String, origin: String, position: EventPosition? = nil, timeMilliseconds: Int64) {
         self.timeMilliseconds = timeMilliseconds
         plugin = nil
         reason = .malformed
@@ -62,6 +75,9 @@ public struct DeadLetterRecord: Codable, Sendable, Equatable {
         attempts = 0
         (payload, payloadEncoding) = Self.encode(raw)
         self.origin = origin
+        originalTopic = position?.topic
+        originalPartition = position?.partition
+        originalOffset = position?.offset
     }
 
     static func encode(_ bytes: [UInt8]) -> (String, String) {

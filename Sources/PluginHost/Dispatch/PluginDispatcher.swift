@@ -81,6 +81,21 @@ public final class PluginDispatcher: @unchecked Sendable {
         return true
     }
 
+    /// Removes queued (not yet started) events matching `predicate` without settling them: for
+    /// partitions this host no longer owns, whose events another member will now handle.
+    @discardableResult
+    public func discard(where predicate: (Event) -> Bool) -> Int {
+        var removed = 0
+        for lane in lanes {
+            lane.condition.lock()
+            removed += lane.queue.removeAll(where: predicate)
+            lane.condition.broadcast()
+            lane.condition.unlock()
+        }
+        metrics.queueDepth.wrappingSubtract(removed, ordering: .relaxed)
+        return removed
+    }
+
     /// Waits until every queued event has been settled.
     public func drain() {
         for lane in lanes {
@@ -267,4 +282,12 @@ struct EventQueue {
     }
 
     mutating func drainAll() -> [Event] { removeFirst(upTo: count) }
+
+    /// Removes the queued events matching `predicate`; returns how many.
+    mutating func removeAll(where predicate: (Event) -> Bool) -> Int {
+        let before = count
+        storage = storage[head...].filter { !predicate($0) }
+        head = 0
+        return before - count
+    }
 }

@@ -6,6 +6,15 @@ import Synchronization
 import Glibc
 #endif
 
+/// Told when plugins start and stop, so an event source can feed them (the Kafka bridge).
+/// Called under the registry's lock: do not call back into the registry.
+public protocol PluginLifecycleObserver: AnyObject, Sendable {
+    /// `dispatcher` now takes `name`'s events; `policy` says where its reading resumes.
+    func pluginStarted(_ name: String, dispatcher: PluginDispatcher, subscriptions: [String], policy: PluginConfig.EnablePolicy)
+    /// `dispatcher` is about to stop: feed it nothing more.
+    func pluginStopping(_ name: String, dispatcher: PluginDispatcher)
+}
+
 /// What the registry needs from the host to run plugins.
 public struct PluginServices: Sendable {
     public var store: any StateStore
@@ -64,9 +73,15 @@ public final class PluginRegistry: @unchecked Sendable {
     private var unconfigured: [String] = []
     private var dispatchDefaults = HostConfig.DispatchDefaults()
     private let routing = Mutex(RoutingTable())
+    private weak var observer: (any PluginLifecycleObserver)?
 
     public init(services: PluginServices) {
         self.services = services
+    }
+
+    /// Sets who is told about plugins starting and stopping (before the first `apply`).
+    public func setObserver(_ observer: any PluginLifecycleObserver) {
+        lock.withLock { self.observer = observer }
     }
 
     // MARK: - Routing
@@ -173,9 +188,10 @@ public final class PluginRegistry: @unchecked Sendable {
             return PluginChange(plugin: name, action: .restarted)
         }
 
+        let wasDisabled = slot.state == .disabled && slots[name] != nil
         slot.config = desired
         do {
-            try start(&slot)
+            try start(&slot, policy: wasDisabled ? desired.onEnable : .resume)
             return PluginChange(plugin: name, action: .started)
         } catch {
             slot.state = .failed
@@ -186,7 +202,7 @@ public final class PluginRegistry: @unchecked Sendable {
     }
 
     /// Loads (or reuses) the library, creates an instance and starts its dispatcher.
-    private func start(_ slot: inout Slot) throws(PluginLoadError) {
+    private func start(_ slot: inout Slot, policy: PluginConfig.EnablePolicy = .resume) throws(PluginLoadError) {
         let config = slot.config
         guard config.isolation == .inprocess else {
             throw PluginLoadError(.isolationUnavailable, path: config.libraryPath, "isolation '\(config.isolation.rawValue)' is not available in this version")
@@ -226,6 +242,7 @@ public final class PluginRegistry: @unchecked Sendable {
         slot.settings = settings
         slot.state = .running
         slot.lastError = nil
+        observer?.pluginStarted(name, dispatcher: dispatcher, subscriptions: config.subscriptions ?? library.manifest.subscriptions, policy: policy)
         services.logger.info(
             "plugin started", metadata: ["plugin": .string(name), "version": .string(library.manifest.version), "lanes": .stringConvertible(dispatcher.laneCount)])
     }
@@ -233,6 +250,7 @@ public final class PluginRegistry: @unchecked Sendable {
     /// Stops the dispatcher (the event in flight finishes) and releases the instance.
     private func stopRunning(_ slot: inout Slot) {
         if let dispatcher = slot.dispatcher {
+            observer?.pluginStopping(slot.config.name, dispatcher: dispatcher)
             // Unroute first so nothing new is submitted, then stop.
             routing.withLock { table in
                 table.everything.removeAll { $0 === dispatcher }

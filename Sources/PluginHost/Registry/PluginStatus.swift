@@ -25,9 +25,11 @@ public struct PluginStatus: Codable, Sendable, Equatable {
     public var configError: String?
     public var settings: JSONValue?
     public var metrics: PluginMetricsSnapshot
+    /// Events on the bus not yet committed for this plugin (Kafka only).
+    public var lag: Int64? = nil
 
     enum CodingKeys: String, CodingKey {
-        case name, state, enabled, version, library, isolation, subscriptions, lanes, settings, metrics
+        case name, state, enabled, version, library, isolation, subscriptions, lanes, settings, metrics, lag
         case lastError = "last_error"
         case configError = "config_error"
     }

@@ -24,6 +24,25 @@ public final class HostRuntime: @unchecked Sendable {
     private let unrouted = Atomic<Int>(0)
     private var controlServer: ControlServer?
     private var watcher: (any ConfigChangeWatcher)?
+    /// The Kafka side, when `kafka:` is configured.
+    public let kafka: KafkaConnection?
+
+    /// The bus the host consumes and produces: an embedded cluster or a real one.
+    public final class KafkaConnection: Sendable {
+        public let settings: HostConfig.KafkaSettings
+        public let embedded: EmbeddedKafkaCluster?
+        public let bootstrapServers: String
+        public let producer: KafkaProducer
+        public let bridge: KafkaEventBridge
+
+        init(settings: HostConfig.KafkaSettings, embedded: EmbeddedKafkaCluster?, bootstrapServers: String, producer: KafkaProducer, bridge: KafkaEventBridge) {
+            self.settings = settings
+            self.embedded = embedded
+            self.bootstrapServers = bootstrapServers
+            self.producer = producer
+            self.bridge = bridge
+        }
+    }
 
     /// Reads config.yaml (refusing to start when it is invalid: there is no last good config
     /// yet) and prepares the sinks. Nothing runs until ``start(watch:control:)``.
@@ -40,11 +59,41 @@ public final class HostRuntime: @unchecked Sendable {
         logger.logLevel = Logger.Level(rawValue: config.logLevel) ?? .info
         self.logger = logger
         hostConfig = config
-        let deadLetterSink = try deadLetters ?? JSONLinesDeadLetterSink(path: config.deadLetterFile)
-        self.deadLetters = deadLetterSink
-        let emittedSink = try emitted ?? JSONLinesEventSink(path: config.emittedEventsFile)
+        var kafkaConnection: KafkaConnection?
+        var deadLetterSink = deadLetters
+        var emittedSink = emitted
+        if let settings = config.kafka {
+            let embedded = settings.bootstrapServers == "embedded"
+                ? try EmbeddedKafkaCluster(
+                    topics: settings.topics.map { ($0, settings.embeddedPartitions) } + settings.topics.map { ($0 + settings.deadLetterSuffix, 1) })
+                : nil
+            let bootstrap = embedded?.bootstrapServers ?? settings.bootstrapServers
+            if embedded != nil { logger.notice("embedded Kafka cluster started", metadata: ["bootstrap_servers": .string(bootstrap)]) }
+            let producerLogger = logger
+            let producer = try KafkaProducer(bootstrapServers: bootstrap, properties: settings.properties) { failure in
+                producerLogger.critical("\(failure)")
+            }
+            deadLetterSink = deadLetterSink ?? KafkaDeadLetterSink(producer: producer, suffix: settings.deadLetterSuffix, defaultTopic: settings.topics[0])
+            emittedSink = emittedSink ?? KafkaEventSink(producer: producer, topic: settings.effectiveEmitTopic)
+            let decoder = EventDecoder(maxEventBytes: config.maxEventBytes, clock: clock, acceptUnknownTypes: config.acceptUnknownEventTypes)
+            let bridge = KafkaEventBridge(settings: settings, bootstrapServers: bootstrap, decoder: decoder, deadLetters: deadLetterSink!, clock: clock, logger: logger)
+            kafkaConnection = KafkaConnection(settings: settings, embedded: embedded, bootstrapServers: bootstrap, producer: producer, bridge: bridge)
+        }
+        kafka = kafkaConnection
+        let finalDeadLetters = try deadLetterSink ?? JSONLinesDeadLetterSink(path: config.deadLetterFile)
+        self.deadLetters = finalDeadLetters
+        let finalEmitted = try emittedSink ?? JSONLinesEventSink(path: config.emittedEventsFile)
+        let bridge = kafkaConnection?.bridge
+        var settled = onSettled
+        if let bridge {
+            settled = { @Sendable plugin, event, settlement in
+                bridge.settled(plugin, event, settlement)
+                onSettled?(plugin, event, settlement)
+            }
+        }
         registry = PluginRegistry(
-            services: PluginServices(store: store, clock: clock, emitted: emittedSink, deadLetters: deadLetterSink, logger: logger, onSettled: onSettled))
+            services: PluginServices(store: store, clock: clock, emitted: finalEmitted, deadLetters: finalDeadLetters, logger: logger, onSettled: settled))
+        if let bridge { registry.setObserver(bridge) }
         startedAt = clock.nowMilliseconds()
     }
 
@@ -54,6 +103,7 @@ public final class HostRuntime: @unchecked Sendable {
     /// configuration files.
     @discardableResult
     public func start(watch: Bool, control: Bool) throws -> ReloadReport {
+        try kafka?.bridge.start()
         let report = reload(trigger: "startup")
         if control {
             let server = ControlServer(path: config.controlSocket, logger: logger) { [weak self] request in
@@ -120,13 +170,19 @@ public final class HostRuntime: @unchecked Sendable {
 
     public func status() -> HostStatus {
         let (generation, errors) = reloadLock.withLock { (self.generation, configErrors) }
+        var plugins = registry.status()
+        var ingress = IngressCounters(
+            received: received.load(ordering: .relaxed), malformed: malformed.load(ordering: .relaxed), unrouted: unrouted.load(ordering: .relaxed))
+        if let kafka {
+            let lag = kafka.bridge.lag()
+            for index in plugins.indices { plugins[index].lag = lag[plugins[index].name] }
+            ingress.received += kafka.bridge.ingressCounters.received.load(ordering: .relaxed)
+            ingress.malformed += kafka.bridge.ingressCounters.malformed.load(ordering: .relaxed)
+        }
         return HostStatus(
             pid: getpid(), version: Self.version, abi: "\(PluginLoader.hostABIMajor).\(PluginLoader.hostABIMinor)",
-            startedAtMilliseconds: startedAt, configGeneration: generation, configErrors: errors,
-            ingress: IngressCounters(
-                received: received.load(ordering: .relaxed), malformed: malformed.load(ordering: .relaxed),
-                unrouted: unrouted.load(ordering: .relaxed)),
-            plugins: registry.status())
+            startedAtMilliseconds: startedAt, configGeneration: generation, configErrors: errors, ingress: ingress,
+            kafkaBootstrapServers: kafka?.bootstrapServers, plugins: plugins)
     }
 
     /// Answers one control request.
@@ -172,10 +228,18 @@ public final class HostRuntime: @unchecked Sendable {
     /// Waits until every plugin has settled what is queued.
     public func drain() { registry.drainAll() }
 
-    /// Stops watching and serving, then stops every plugin (draining first when asked).
+    /// Stops taking new events from the bus (queued events are still handled).
+    public func stopIntake() { kafka?.bridge.pauseAll() }
+
+    /// Stops watching and serving, commits what is handled, stops every plugin (draining
+    /// first when asked), then closes the bus clients.
     public func shutdown(drain: Bool) {
         watcher?.stop()
         controlServer?.stop()
-        registry.stopAll(drain: drain)
+        if drain { registry.drainAll() }
+        kafka?.bridge.stop()
+        registry.stopAll(drain: false)
+        kafka?.producer.close()
+        kafka?.embedded?.close()
     }
 }

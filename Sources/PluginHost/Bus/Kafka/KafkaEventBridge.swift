@@ -1,0 +1,383 @@
+import Foundation
+import Logging
+import Synchronization
+
+/// Routes the Kafka topics into plugins: one consumer group per plugin (`<prefix>.<plugin>`), so
+/// each plugin's progress, lag and replay are its own and visible with standard Kafka tooling.
+///
+/// - An event's offset is committed for a plugin only after that plugin handled or
+///   dead-lettered it (``PartitionProgress``); events of types it does not subscribe to are
+///   skipped by their `pos.type` header without parsing.
+/// - Disabling pauses the plugin's partitions (no rebalance); enabling resumes them after
+///   seeking to the committed offsets (`on_enable: resume`, catching up on what was missed) or
+///   to the end (`latest`, committing it so the skipped events stay skipped).
+/// - A revoked partition commits what is done and drops what is still queued for it.
+/// - A full plugin queue blocks the feed (bounded prefetch): backpressure, bounded memory.
+/// - Malformed input is dead-lettered once, by the `<prefix>.ingress` group.
+public final class KafkaEventBridge: PluginLifecycleObserver, @unchecked Sendable {
+    // @unchecked: `feeds` is guarded by `lock`; each feed guards its own state.
+    let settings: HostConfig.KafkaSettings
+    let bootstrapServers: String
+    let decoder: EventDecoder
+    let deadLetters: any DeadLetterSink
+    let clock: any HostClock
+    let logger: Logger
+    private let lock = NSLock()
+    private var feeds: [String: PluginFeed] = [:]
+    private var ingress: IngressFeed?
+    let ingressCounters = IngressTally()
+
+    public init(settings: HostConfig.KafkaSettings, bootstrapServers: String, decoder: EventDecoder, deadLetters: any DeadLetterSink, clock: any HostClock, logger: Logger) {
+        self.settings = settings
+        self.bootstrapServers = bootstrapServers
+        self.decoder = decoder
+        self.deadLetters = deadLetters
+        self.clock = clock
+        self.logger = logger
+    }
+
+    var consumerProperties: [String: String] {
+        var properties = settings.properties
+        properties["fetch.wait.max.ms"] = String(settings.fetchWaitMilliseconds)
+        return properties
+    }
+
+    /// Starts the ingress group (dead-lettering malformed input, counting what arrives).
+    public func start() throws {
+        let feed = try IngressFeed(bridge: self)
+        lock.withLock { ingress = feed }
+        feed.start()
+    }
+
+    public func pluginStarted(_ name: String, dispatcher: PluginDispatcher, subscriptions: [String], policy: PluginConfig.EnablePolicy) {
+        lock.lock()
+        defer { lock.unlock() }
+        if let feed = feeds[name] {
+            feed.attach(dispatcher, subscriptions: subscriptions, policy: policy)
+            return
+        }
+        do {
+            let feed = try PluginFeed(name: name, bridge: self, dispatcher: dispatcher, subscriptions: subscriptions)
+            feeds[name] = feed
+            feed.start()
+        } catch {
+            logger.error("cannot start the Kafka consumer of \(name): \(error)", metadata: ["plugin": .string(name)])
+        }
+    }
+
+    public func pluginStopping(_ name: String, dispatcher: PluginDispatcher) {
+        let feed = lock.withLock { feeds[name] }
+        feed?.detach(dispatcher)
+    }
+
+    /// Called for every event a dispatcher settles.
+    public func settled(_ plugin: String, _ event: Event, _ settlement: Settlement) {
+        guard settlement != .abandoned, let position = event.position else { return }
+        let feed = lock.withLock { feeds[plugin] }
+        feed?.settle(position)
+    }
+
+    /// Waits until every feed (and the ingress group) has partitions assigned.
+    public func waitUntilAssigned(timeoutSeconds: Double) -> Bool {
+        let deadline = Date(timeIntervalSinceNow: timeoutSeconds)
+        while Date() < deadline {
+            let all = lock.withLock { Array(feeds.values) + (ingress.map { [$0.feed] } ?? []) }
+            if all.allSatisfy(\.isAssigned) { return true }
+            usleep(20_000)
+        }
+        return false
+    }
+
+    /// Consumer lag per plugin: events published but not yet committed for it.
+    public func lag() -> [String: Int64] {
+        let all = lock.withLock { feeds }
+        return all.mapValues { $0.lag() }
+    }
+
+    /// Stops feeding plugins (for shutdown): what is queued is still handled and committed.
+    public func pauseAll() {
+        let all = lock.withLock { Array(feeds.values) }
+        for feed in all { feed.pauseIntake() }
+    }
+
+    /// Stops every consumer after committing what is done.
+    public func stop() {
+        let (all, ingressFeed) = lock.withLock { (Array(feeds.values), ingress) }
+        for feed in all { feed.stop() }
+        ingressFeed?.feed.stop()
+    }
+}
+
+/// Counters of what arrived on the bus (the ingress group's view).
+final class IngressTally: Sendable {
+    let received = Atomic<Int>(0)
+    let malformed = Atomic<Int>(0)
+}
+
+/// The consumer loop shared by plugin feeds and the ingress feed.
+class ConsumerLoop: @unchecked Sendable {
+    // @unchecked: `progress` is guarded by its mutex; `consumer` is thread-safe except poll,
+    // which only the loop thread calls.
+    let consumer: KafkaConsumer
+    let logger: Logger
+    let progress = Mutex<[TopicPartition: PartitionProgress]>([:])
+    private let running = Atomic<Bool>(true)
+    private let assigned = Atomic<Bool>(false)
+    private let finished = DispatchSemaphore(value: 0)
+    private var lastCommit = DispatchTime.now().uptimeNanoseconds
+
+    init(groupId: String, bridge: KafkaEventBridge) throws {
+        logger = bridge.logger
+        let callbacks = RebalanceTarget()
+        consumer = try KafkaConsumer(
+            bootstrapServers: bridge.bootstrapServers, groupId: groupId, topics: bridge.settings.topics, properties: bridge.consumerProperties,
+            onAssign: { partitions in callbacks.loop?.assigned(partitions) }, onRevoke: { partitions in callbacks.loop?.revoked(partitions) })
+        callbacks.loop = self
+    }
+
+    var isAssigned: Bool { assigned.load(ordering: .relaxed) }
+    var isRunning: Bool { running.load(ordering: .relaxed) }
+
+    func start() {
+        Thread.detachNewThread { [self] in
+            while isRunning {
+                beforePoll()
+                commitIfDue()
+                do {
+                    if let message = try consumer.poll(timeoutMilliseconds: 100) { handle(message) }
+                } catch {
+                    logger.error("consumer \(consumer.groupId) failed: \(error)")
+                    usleep(100_000)
+                }
+            }
+            commit(synchronous: true)
+            consumer.close()
+            finished.signal()
+        }
+    }
+
+    func stop() {
+        guard running.exchange(false, ordering: .sequentiallyConsistent) else { return }
+        finished.wait()
+    }
+
+    /// Hooks for subclasses.
+    func beforePoll() {}
+    func handle(_ message: KafkaMessage) {}
+
+    func assigned(_ partitions: [TopicPartition]) {
+        progress.withLock { table in for partition in partitions where table[partition] == nil { table[partition] = PartitionProgress() } }
+        assigned.store(true, ordering: .relaxed)
+        logger.debug("partitions assigned to \(consumer.groupId): \(partitions)")
+    }
+
+    func revoked(_ partitions: [TopicPartition]) {
+        commit(synchronous: true, only: Set(partitions))
+        progress.withLock { table in for partition in partitions { table[partition] = nil } }
+        logger.debug("partitions revoked from \(consumer.groupId): \(partitions)")
+    }
+
+    func read(_ message: KafkaMessage) {
+        let partition = TopicPartition(topic: message.topic, partition: message.partition)
+        progress.withLock { $0[partition, default: PartitionProgress()].read(message.offset) }
+    }
+
+    func settle(_ position: EventPosition) {
+        let partition = TopicPartition(topic: position.topic, partition: position.partition)
+        progress.withLock { table in
+            if table[partition] != nil { table[partition]!.settle(position.offset) }
+        }
+    }
+
+    private func commitIfDue() {
+        let now = DispatchTime.now().uptimeNanoseconds
+        guard now - lastCommit > 50_000_000 else { return }
+        lastCommit = now
+        commit(synchronous: false)
+    }
+
+    /// Commits the committable offset of each partition that moved.
+    func commit(synchronous: Bool, only: Set<TopicPartition>? = nil) {
+        let offsets = progress.withLock { table -> [TopicPartition: Int64] in
+            var due: [TopicPartition: Int64] = [:]
+            for (partition, state) in table where only?.contains(partition) ?? true {
+                if let offset = state.committable, offset > state.committed {
+                    due[partition] = offset
+                    table[partition]!.committed = offset
+                }
+            }
+            return due
+        }
+        do { try consumer.commit(offsets, synchronous: synchronous) } catch { logger.warning("commit failed: \(error)") }
+    }
+
+    /// Events published but not committed, summed over the assigned partitions.
+    func lag() -> Int64 {
+        let partitions = progress.withLock { $0 }
+        let ends = consumer.endOffsets(Array(partitions.keys), timeoutMilliseconds: 500)
+        return partitions.reduce(0) { total, entry in
+            guard let end = ends[entry.key] else { return total }
+            let done = max(entry.value.committed, 0)
+            return total + max(0, end - done)
+        }
+    }
+}
+
+/// Lets the rebalance callbacks, created before the loop object exists, reach it.
+final class RebalanceTarget: @unchecked Sendable {
+    weak var loop: ConsumerLoop?
+}
+
+/// One plugin's consumer group feeding its dispatcher.
+final class PluginFeed: ConsumerLoop, @unchecked Sendable {
+    let name: String
+    let decoder: EventDecoder
+    private let state = Mutex<(dispatcher: PluginDispatcher?, subscriptions: Set<String>, pendingSeek: PluginConfig.EnablePolicy?)>((nil, [], nil))
+
+    init(name: String, bridge: KafkaEventBridge, dispatcher: PluginDispatcher, subscriptions: [String]) throws {
+        self.name = name
+        decoder = bridge.decoder
+        try super.init(groupId: "\(bridge.settings.groupPrefix).\(name)", bridge: bridge)
+        state.withLock { $0 = (dispatcher, Set(subscriptions), nil) }
+    }
+
+    func attach(_ dispatcher: PluginDispatcher, subscriptions: [String], policy: PluginConfig.EnablePolicy) {
+        state.withLock { $0 = (dispatcher, Set(subscriptions), policy) }
+    }
+
+    /// Stops submitting (for shutdown), keeping the dispatcher so settlements still commit.
+    func pauseIntake() {
+        state.withLock { $0.subscriptions = [] }
+        consumer.pause(consumer.assignment())
+    }
+
+    func detach(_ dispatcher: PluginDispatcher) {
+        let detached = state.withLock { current -> Bool in
+            guard current.dispatcher === dispatcher else { return false }
+            current.dispatcher = nil
+            return true
+        }
+        if detached { consumer.pause(consumer.assignment()) }
+    }
+
+    override func assigned(_ partitions: [TopicPartition]) {
+        super.assigned(partitions)
+        if state.withLock({ $0.dispatcher == nil }) { consumer.pause(partitions) }
+    }
+
+    override func revoked(_ partitions: [TopicPartition]) {
+        let dispatcher = state.withLock { $0.dispatcher }
+        let revoked = Set(partitions)
+        let dropped = dispatcher?.discard { event in
+            event.position.map { revoked.contains(TopicPartition(topic: $0.topic, partition: $0.partition)) } ?? false
+        } ?? 0
+        if dropped > 0 { logger.info("\(dropped) queued events dropped: their partitions moved to another host", metadata: ["plugin": .string(name)]) }
+        super.revoked(partitions)
+    }
+
+    /// Repositions after a (re)enable, on the loop thread: everything still open is abandoned.
+    override func beforePoll() {
+        guard let policy = state.withLock({ current -> PluginConfig.EnablePolicy? in
+            defer { current.pendingSeek = nil }
+            return current.pendingSeek
+        }) else { return }
+        let partitions = consumer.assignment()
+        do {
+            var targets: [TopicPartition: Int64]
+            switch policy {
+            case .resume:
+                let committed = try consumer.committed(partitions)
+                targets = Dictionary(uniqueKeysWithValues: partitions.map { ($0, committed[$0] ?? KafkaOffsets.beginning) })
+            case .latest:
+                targets = consumer.endOffsets(partitions)
+            }
+            progress.withLock { table in
+                for partition in partitions {
+                    var fresh = PartitionProgress()
+                    fresh.committed = table[partition]?.committed ?? -1
+                    table[partition] = fresh
+                }
+            }
+            try consumer.seek(targets)
+            if policy == .latest {
+                try consumer.commit(targets.filter { $0.value >= 0 }, synchronous: true)
+                progress.withLock { table in for (partition, offset) in targets where offset >= 0 { table[partition]?.committed = offset } }
+            }
+        } catch {
+            logger.error("repositioning \(name) after enable failed: \(error)", metadata: ["plugin": .string(name)])
+        }
+        consumer.resume(partitions)
+        logger.info("consuming again (\(policy.rawValue))", metadata: ["plugin": .string(name)])
+    }
+
+    override func handle(_ message: KafkaMessage) {
+        let (dispatcher, subscriptions) = state.withLock { ($0.dispatcher, $0.subscriptions) }
+        guard let dispatcher else { return }  // read just before a pause: it is re-read on resume
+        read(message)
+        let position = EventPosition(topic: message.topic, partition: message.partition, offset: message.offset)
+        let wants = { (type: String) in subscriptions.contains("*") || subscriptions.contains(type) }
+        if let header = message.headers[EventHeaders.type], let type = String(validating: header, as: UTF8.self),
+            decoder.catalogType(for: type).map(wants) == false
+        {
+            settle(position)
+            return
+        }
+        guard var event = try? decoder.decode(message.value), wants(event.type) else {
+            settle(position)  // malformed (the ingress group dead-letters it) or not for this plugin
+            return
+        }
+        event.position = position
+        if let key = message.key, event.key.isEmpty { event.key = String(decoding: key, as: UTF8.self) }
+        if !dispatcher.submit(event) {
+            // The plugin is stopping: leave the offset open, it is read again when it resumes.
+        }
+    }
+}
+
+/// The `<prefix>.ingress` group: counts what arrives and dead-letters malformed input once.
+final class IngressFeed: @unchecked Sendable {
+    let feed: IngressLoop
+
+    init(bridge: KafkaEventBridge) throws {
+        feed = try IngressLoop(bridge: bridge)
+    }
+
+    func start() { feed.start() }
+}
+
+final class IngressLoop: ConsumerLoop, @unchecked Sendable {
+    let decoder: EventDecoder
+    let deadLetters: any DeadLetterSink
+    let clock: any HostClock
+    let tally: IngressTally
+
+    init(bridge: KafkaEventBridge) throws {
+        decoder = bridge.decoder
+        deadLetters = bridge.deadLetters
+        clock = bridge.clock
+        tally = bridge.ingressCounters
+        try super.init(groupId: "\(bridge.settings.groupPrefix).ingress", bridge: bridge)
+    }
+
+    override func handle(_ message: KafkaMessage) {
+        read(message)
+        let position = EventPosition(topic: message.topic, partition: message.partition, offset: message.offset)
+        tally.received.wrappingAdd(1, ordering: .relaxed)
+        do {
+            _ = try decoder.decode(message.value)
+        } catch {
+            tally.malformed.wrappingAdd(1, ordering: .relaxed)
+            logger.warning("malformed input dead-lettered: \(error.reason)", metadata: ["origin": .string("\(message.topic)/\(message.partition)@\(message.offset)")])
+            do {
+                try deadLetters.deadLetter(
+                    DeadLetterRecord(
+                        malformed: message.value, error: error.reason, origin: "\(message.topic)/\(message.partition)@\(message.offset)", position: position,
+                        timeMilliseconds: clock.nowMilliseconds()))
+            } catch {
+                logger.critical("dead letter could not be written: \(error)")
+                return  // leave the offset open: it is retried after a restart
+            }
+        }
+        settle(position)
+    }
+}

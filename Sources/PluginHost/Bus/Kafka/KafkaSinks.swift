@@ -1,0 +1,88 @@
+import Foundation
+
+/// Headers every event carries on the bus, so routing never has to parse a payload.
+enum EventHeaders {
+    static let type = "pos.type"
+    static let id = "pos.id"
+    static let schemaVersion = "pos.schema_version"
+    static let causationId = "pos.causation_id"
+    static let correlationId = "pos.correlation_id"
+    static let source = "pos.source"
+
+    static func of(_ event: Event) -> [(String, [UInt8])] {
+        var headers: [(String, [UInt8])] = [(type, Array(event.type.utf8)), (id, Array(event.id.utf8)), (schemaVersion, Array("1".utf8))]
+        if let value = event.causationId { headers.append((causationId, Array(value.utf8))) }
+        if let value = event.correlationId { headers.append((correlationId, Array(value.utf8))) }
+        if let value = event.source { headers.append((source, Array(value.utf8))) }
+        return headers
+    }
+
+    /// The envelope v1 of `event` as produced on the bus.
+    static func envelope(_ event: Event) -> [UInt8] {
+        var object: [String: JSONValue] = [
+            "id": .string(event.id), "type": .string(event.type), "schema_version": .number(1), "key": .string(event.key),
+            "time_ms": .number(Double(event.timeMilliseconds)),
+            "payload": (try? JSONValue.parse(event.payload)) ?? .object([:]),
+        ]
+        if let value = event.causationId { object["causation_id"] = .string(value) }
+        if let value = event.correlationId { object["correlation_id"] = .string(value) }
+        if let value = event.source { object["source"] = .string(value) }
+        return JSONValue.object(object).jsonBytes
+    }
+}
+
+/// Produces events emitted by plugins to the bus (envelope v1, keyed, with headers).
+public final class KafkaEventSink: EmittedEventSink {
+    let producer: KafkaProducer
+    let topic: String
+
+    public init(producer: KafkaProducer, topic: String) {
+        self.producer = producer
+        self.topic = topic
+    }
+
+    public func publish(_ events: [Event]) throws {
+        for event in events {
+            try producer.produce(topic: topic, key: Array(event.key.utf8), value: EventHeaders.envelope(event), headers: EventHeaders.of(event))
+        }
+    }
+}
+
+/// Dead letters to `<topic><suffix>` with headers naming the plugin, the reason, the error, the
+/// attempts, and the original topic/partition/offset (as Kafka Connect's dead-letter queue).
+/// The value is the event's envelope (so it can be re-published as is) or, for malformed
+/// input, the original bytes.
+public final class KafkaDeadLetterSink: DeadLetterSink {
+    let producer: KafkaProducer
+    let suffix: String
+    let defaultTopic: String
+
+    public init(producer: KafkaProducer, suffix: String, defaultTopic: String) {
+        self.producer = producer
+        self.suffix = suffix
+        self.defaultTopic = defaultTopic
+    }
+
+    public func deadLetter(_ record: DeadLetterRecord) throws {
+        let originalTopic = record.originalTopic ?? defaultTopic
+        var headers: [(String, [UInt8])] = [
+            ("dlq.reason", Array(record.reason.rawValue.utf8)), ("dlq.error", Array(record.error.utf8)),
+            ("dlq.attempts", Array(String(record.attempts).utf8)), ("dlq.time_ms", Array(String(record.timeMilliseconds).utf8)),
+            ("dlq.original.topic", Array(originalTopic.utf8)),
+        ]
+        if let plugin = record.plugin { headers.append(("dlq.plugin", Array(plugin.utf8))) }
+        if let partition = record.originalPartition { headers.append(("dlq.original.partition", Array(String(partition).utf8))) }
+        if let offset = record.originalOffset { headers.append(("dlq.original.offset", Array(String(offset).utf8))) }
+        if let type = record.eventType { headers.append((EventHeaders.type, Array(type.utf8))) }
+        if let id = record.eventId { headers.append((EventHeaders.id, Array(id.utf8))) }
+        let value: [UInt8]
+        if let envelope = record.envelope {
+            value = envelope
+        } else if record.payloadEncoding == "base64" {
+            value = Data(base64Encoded: record.payload).map(Array.init) ?? Array(record.payload.utf8)
+        } else {
+            value = Array(record.payload.utf8)
+        }
+        try producer.produce(topic: originalTopic + suffix, key: record.eventKey.map { Array($0.utf8) }, value: value, headers: headers)
+    }
+}
