@@ -18,6 +18,7 @@ let package = Package(
         .executable(name: "pluginctl", targets: ["pluginctl"]),
         .executable(name: "pos-plugin-worker", targets: ["pos-plugin-worker"]),
         .executable(name: "pos-bench", targets: ["pos-bench"]),
+        .executable(name: "pos-loadgen", targets: ["pos-loadgen"]),
         .library(name: "PluginSDK", targets: ["PluginSDK"]),
         .library(name: "PluginHost", targets: ["PluginHost"]),
         .library(name: "basket_tally", type: .dynamic, targets: ["BasketTallyPlugin"]),
@@ -55,6 +56,9 @@ let package = Package(
             name: "pluginctl",
             dependencies: ["PluginHost", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
         .executableTarget(name: "pos-plugin-worker", dependencies: ["PluginHost"]),
+        .executableTarget(
+            name: "pos-loadgen",
+            dependencies: ["PluginHost", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
         .executableTarget(
             name: "pos-bench",
             dependencies: ["PluginHost", .product(name: "ArgumentParser", package: "swift-argument-parser")]),

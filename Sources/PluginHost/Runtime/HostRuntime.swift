@@ -237,9 +237,17 @@ public final class HostRuntime: @unchecked Sendable {
         watcher?.stop()
         controlServer?.stop()
         if drain { registry.drainAll() }
-        kafka?.bridge.stop()
+        if let kafka {
+            logger.debug("shutdown: committing and closing consumers")
+            kafka.bridge.stop()
+        }
+        logger.debug("shutdown: stopping plugins")
         registry.stopAll(drain: false)
-        kafka?.producer.close()
-        kafka?.embedded?.close()
+        if let kafka {
+            logger.debug("shutdown: flushing the producer")
+            kafka.producer.close()
+            kafka.embedded?.close()
+        }
+        logger.debug("shutdown: done")
     }
 }

@@ -36,11 +36,46 @@ final class HostProcess: @unchecked Sendable {
         process.standardError = log
     }
 
-    /// Starts the host and waits until its control socket answers.
+    /// Starts the host and waits until its control socket answers (and, on Kafka, until it
+    /// logged "ready", which it does once its consumer groups have partitions).
     func start() throws {
         try process.run()
-        let ready = TestSupport.eventually(within: 10) { (try? pluginctl("status", "--json").status) == 0 }
+        let ready = TestSupport.eventually(within: 30) {
+            (try? pluginctl("status", "--json").status) == 0 && (!usesKafka || log.contains(" ready"))
+        }
         guard ready else { throw HostError("pos-host did not become ready: \(log)") }
+    }
+
+    var usesKafka: Bool { (try? String(contentsOfFile: configPath, encoding: .utf8))?.contains("kafka:") == true }
+
+    /// A host consuming `bootstrap` (a cluster the test owns) instead of standard input.
+    static func onKafka(label: String, bootstrap: String, extraConfig: String = "") throws -> HostProcess {
+        let host = try HostProcess(
+            label: label,
+            configText: "plugins_dir: plugins.d\ncontrol_socket: run/host.sock\nlog_level: debug\n\(extraConfig)kafka:\n  bootstrap_servers: \"\(bootstrap)\"\n  group_prefix: test\n")
+        host.process.arguments = ["--config", host.configPath]
+        return host
+    }
+
+    /// Starts the same host configuration again in a new process (after the first one stopped).
+    func restarted() throws -> HostProcess {
+        let next = HostProcess(reusing: self)
+        try next.start()
+        return next
+    }
+
+    private init(reusing other: HostProcess) {
+        directory = other.directory
+        logPath = other.directory + "/host-\(UUID().uuidString.prefix(8)).log"
+        process.executableURL = other.process.executableURL
+        process.arguments = other.process.arguments
+        process.currentDirectoryURL = other.process.currentDirectoryURL
+        process.environment = other.process.environment
+        process.standardInput = input
+        _ = FileManager.default.createFile(atPath: logPath, contents: nil)
+        let log = FileHandle(forWritingAtPath: logPath)!
+        process.standardOutput = log
+        process.standardError = log
     }
 
     var log: String { (try? String(contentsOfFile: logPath, encoding: .utf8)) ?? "" }
@@ -64,17 +99,35 @@ final class HostProcess: @unchecked Sendable {
     func plugin(_ name: String) throws -> PluginStatus? { try status().plugins.first { $0.name == name } }
 
     /// Closes stdin (end of events) and waits for the exit status.
-    func finish() -> Int32 {
+    func finish(within seconds: Double = 30) -> Int32 {
         try? input.fileHandleForWriting.close()
-        process.waitUntilExit()
+        return waitForExit(within: seconds)
+    }
+
+    func terminate(signal: Int32 = SIGTERM, within seconds: Double = 30) -> Int32 {
+        kill(process.processIdentifier, signal)
+        return waitForExit(within: seconds)
+    }
+
+    /// The exit status, or -1 (and a SIGKILL, and a recorded issue) when the host does not exit
+    /// in time: a test must never hang the suite.
+    private func waitForExit(within seconds: Double) -> Int32 {
+        let deadline = Date(timeIntervalSinceNow: seconds)
+        while process.isRunning && Date() < deadline { usleep(20_000) }
+        guard !process.isRunning else {
+            Issue.record("pos-host did not exit within \(seconds) s; killed. Log:\n\(log.suffix(3000))")
+            kill(process.processIdentifier, SIGKILL)
+            process.waitUntilExit()
+            return -1
+        }
+        if process.terminationStatus != 0 && !expectingFailure {
+            Issue.record("pos-host exited with \(process.terminationReason == .uncaughtSignal ? "signal" : "status") \(process.terminationStatus). Log:\n\(log.suffix(6000))")
+        }
         return process.terminationStatus
     }
 
-    func terminate(signal: Int32 = SIGTERM) -> Int32 {
-        kill(process.processIdentifier, signal)
-        process.waitUntilExit()
-        return process.terminationStatus
-    }
+    /// Set when a test expects the host to fail (its log is then not attached to the result).
+    var expectingFailure = false
 
     deinit {
         if process.isRunning {

@@ -4,7 +4,7 @@ import Testing
 @testable import PluginHost
 
 /// pos-host and pluginctl as real processes, talking over the control socket.
-@Suite(.serialized) struct HostProcessTests {
+@Suite(.serialized, .timeLimit(.minutes(3))) struct HostProcessTests {
     @Test func pluginctlAdministersARunningHost() throws {
         let host = try HostProcess(label: "ctl")
         try host.start()
@@ -125,6 +125,7 @@ import Testing
 
     @Test func refusesAnInvalidConfigAtStartupAndASecondHostOnTheSameSocket() throws {
         let bad = try HostProcess(label: "badcfg", configText: "plugins_dir: plugins.d\ndispatch:\n  lanes: lots\n")
+        bad.expectingFailure = true
         try bad.process.run()
         #expect(bad.finish() == 78)
         #expect(bad.log.contains("config.yaml:3:10: 'lanes' must be a whole number"))

@@ -175,6 +175,18 @@ public final class KafkaConsumer: @unchecked Sendable {
         return offsets
     }
 
+    /// The high watermarks from the latest fetch responses, without asking the broker.
+    public func cachedEndOffsets(_ partitions: [TopicPartition]) -> [TopicPartition: Int64] {
+        var offsets: [TopicPartition: Int64] = [:]
+        for partition in partitions {
+            var low: Int64 = 0, high: Int64 = 0
+            if rd_kafka_get_watermark_offsets(client, partition.topic, partition.partition, &low, &high) == RD_KAFKA_RESP_ERR_NO_ERROR, high >= 0 {
+                offsets[partition] = high
+            }
+        }
+        return offsets
+    }
+
     /// Leaves the group (revoking partitions through the callback) and destroys the client.
     /// Must be called from the polling thread or after it has stopped.
     public func close() {

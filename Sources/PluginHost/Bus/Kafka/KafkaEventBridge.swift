@@ -151,7 +151,9 @@ class ConsumerLoop: @unchecked Sendable {
                 }
             }
             commit(synchronous: true)
+            logger.debug("closing consumer \(consumer.groupId)")
             consumer.close()
+            logger.debug("closed consumer \(consumer.groupId)")
             finished.signal()
         }
     }
@@ -211,10 +213,11 @@ class ConsumerLoop: @unchecked Sendable {
         do { try consumer.commit(offsets, synchronous: synchronous) } catch { logger.warning("commit failed: \(error)") }
     }
 
-    /// Events published but not committed, summed over the assigned partitions.
+    /// Events published but not committed, summed over the assigned partitions, from the
+    /// watermarks the consumer last saw (no broker round trip: status must not block).
     func lag() -> Int64 {
         let partitions = progress.withLock { $0 }
-        let ends = consumer.endOffsets(Array(partitions.keys), timeoutMilliseconds: 500)
+        let ends = consumer.cachedEndOffsets(Array(partitions.keys))
         return partitions.reduce(0) { total, entry in
             guard let end = ends[entry.key] else { return total }
             let done = max(entry.value.committed, 0)
@@ -233,6 +236,8 @@ final class PluginFeed: ConsumerLoop, @unchecked Sendable {
     let name: String
     let decoder: EventDecoder
     private let state = Mutex<(dispatcher: PluginDispatcher?, subscriptions: Set<String>, pendingSeek: PluginConfig.EnablePolicy?)>((nil, [], nil))
+    /// Set for shutdown: messages still arriving are left uncommitted (read again next start).
+    private let intakeStopped = Atomic<Bool>(false)
 
     init(name: String, bridge: KafkaEventBridge, dispatcher: PluginDispatcher, subscriptions: [String]) throws {
         self.name = name
@@ -247,7 +252,7 @@ final class PluginFeed: ConsumerLoop, @unchecked Sendable {
 
     /// Stops submitting (for shutdown), keeping the dispatcher so settlements still commit.
     func pauseIntake() {
-        state.withLock { $0.subscriptions = [] }
+        intakeStopped.store(true, ordering: .sequentiallyConsistent)
         consumer.pause(consumer.assignment())
     }
 
@@ -312,7 +317,8 @@ final class PluginFeed: ConsumerLoop, @unchecked Sendable {
 
     override func handle(_ message: KafkaMessage) {
         let (dispatcher, subscriptions) = state.withLock { ($0.dispatcher, $0.subscriptions) }
-        guard let dispatcher else { return }  // read just before a pause: it is re-read on resume
+        // Read just before a pause (disable or shutdown): not settled, so it is read again.
+        guard let dispatcher, !intakeStopped.load(ordering: .sequentiallyConsistent) else { return }
         read(message)
         let position = EventPosition(topic: message.topic, partition: message.partition, offset: message.offset)
         let wants = { (type: String) in subscriptions.contains("*") || subscriptions.contains(type) }
