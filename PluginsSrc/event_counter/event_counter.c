@@ -15,6 +15,12 @@
  */
 #include <pos_plugin.h>
 
+/* Several counters can run side by side under different names (the benchmark does):
+ * build with -DEVENT_COUNTER_NAME='"counter_2"'. */
+#ifndef EVENT_COUNTER_NAME
+#define EVENT_COUNTER_NAME "event_counter"
+#endif
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -195,7 +201,7 @@ static const pos_plugin_descriptor descriptor = {
     .struct_size = sizeof(pos_plugin_descriptor),
     .abi_major = POS_PLUGIN_ABI_MAJOR,
     .abi_minor = POS_PLUGIN_ABI_MINOR,
-    .name = "event_counter",
+    .name = EVENT_COUNTER_NAME,
     .version = "1.0.0",
     .description = "Counts events per type (example plugin in plain C)",
     .subscriptions = subscriptions,

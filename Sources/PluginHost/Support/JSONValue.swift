@@ -10,10 +10,14 @@ public enum JSONValue: Equatable, Sendable {
     case array([JSONValue])
     case object([String: JSONValue])
 
-    /// Parses UTF-8 JSON text. Throws `JSONValue.ParseError` with the decoder's reason.
+    /// Parses UTF-8 JSON text. Throws `JSONValue.ParseError` with the parser's reason.
+    ///
+    /// Uses JSONSerialization and converts its objects in one pass: several times faster than
+    /// decoding through `Codable`, which tries each JSON type in turn (measured: this is on the
+    /// path of every event).
     public static func parse(_ bytes: [UInt8]) throws -> JSONValue {
         do {
-            return try JSONDecoder().decode(JSONValue.self, from: Data(bytes))
+            return convert(try JSONSerialization.jsonObject(with: Data(bytes), options: [.fragmentsAllowed]))
         } catch {
             // JSONDecoder gives no position; JSONSerialization says more about what is wrong.
             var detail = "the data is not valid JSON"
@@ -26,6 +30,22 @@ public enum JSONValue: Equatable, Sendable {
     }
 
     public static func parse(_ text: String) throws -> JSONValue { try parse(Array(text.utf8)) }
+
+    /// The type JSONSerialization uses for `true`/`false` (an NSNumber subclass): booleans are
+    /// told from numbers by it, since `is Bool` also matches the numbers 0 and 1.
+    private static let booleanType: ObjectIdentifier = ObjectIdentifier(type(of: NSNumber(value: true)))
+
+    private static func convert(_ object: Any) -> JSONValue {
+        switch object {
+        case let text as String: return .string(text)
+        case let number as NSNumber:
+            if ObjectIdentifier(type(of: number)) == booleanType { return .bool(number.boolValue) }
+            return .number(number.doubleValue)
+        case let list as [Any]: return .array(list.map(convert))
+        case let members as [String: Any]: return .object(members.mapValues(convert))
+        default: return .null
+        }
+    }
 
     public struct ParseError: Error, CustomStringConvertible {
         public let message: String

@@ -3,11 +3,26 @@ import Foundation
 import Logging
 import PluginHost
 
-/// Measures in-process dispatch against the direct function-pointer call, for a C and a Swift
-/// plugin, to one and to five plugin instances. Prints a table; scripts/bench runs it.
 @main
 struct PosBench: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "pos-bench", abstract: "Measure plugin dispatch throughput.")
+    static let configuration = CommandConfiguration(
+        commandName: "pos-bench", abstract: "Benchmarks of the plugin host (scripts/bench runs them all).",
+        subcommands: [DispatchBench.self, KafkaBench.self])
+}
+
+/// Prints rows as an aligned table.
+func printTable(_ header: [String], _ rows: [[String]]) {
+    let all = [header] + rows
+    let widths = header.indices.map { column in all.map { $0[column].count }.max()! }
+    for row in all {
+        print(row.enumerated().map { $1.padding(toLength: widths[$0], withPad: " ", startingAt: 0) }.joined(separator: "  "))
+    }
+}
+
+/// Measures in-process dispatch against the direct function-pointer call, for a C and a Swift
+/// plugin, to one and to five plugin instances.
+struct DispatchBench: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "dispatch", abstract: "In-process dispatch throughput vs a direct call.")
 
     @Option(help: "Directory holding event_counter.so (C) and basket_tally.so (Swift).")
     var pluginsDir = "plugins.d"
@@ -72,12 +87,7 @@ struct PosBench: ParsableCommand {
                 ])
             }
         }
-        let header = ["PLUGIN", "PATH", "EVENTS/S", "PER EVENT", "HANDLER P50", "HANDLER P99", "VS DIRECT"]
-        let all = [header] + rows
-        let widths = header.indices.map { column in all.map { $0[column].count }.max()! }
-        for row in all {
-            print(row.enumerated().map { $1.padding(toLength: widths[$0], withPad: " ", startingAt: 0) }.joined(separator: "  "))
-        }
+        printTable(["PLUGIN", "PATH", "EVENTS/S", "PER EVENT", "HANDLER P50", "HANDLER P99", "VS DIRECT"], rows)
     }
 
     static func rate(_ value: Double) -> String {
