@@ -36,11 +36,11 @@ struct Status: ParsableCommand {
             let m = plugin.metrics
             return [
                 plugin.name, plugin.state.rawValue, plugin.version ?? "-", "\(m.received)", "\(m.handled)", "\(m.retried)", "\(m.deadLettered)",
-                "\(m.queueDepth)", plugin.lag.map(String.init) ?? "-", Self.micros(m.latency.p50Microseconds), Self.micros(m.latency.p99Microseconds),
+                plugin.handledPerSecond.map { String(format: "%.1f", $0) } ?? "-", "\(m.queueDepth)", plugin.lag.map(String.init) ?? "-", Self.micros(m.latency.p50Microseconds), Self.micros(m.latency.p99Microseconds),
                 plugin.configError.map { "settings file rejected: \($0)" } ?? plugin.lastError ?? "",
             ]
         }
-        print(table(["PLUGIN", "STATE", "VERSION", "RECEIVED", "HANDLED", "RETRIED", "DLQ", "QUEUE", "LAG", "P50", "P99", "LAST ERROR"], rows))
+        print(table(["PLUGIN", "STATE", "VERSION", "RECEIVED", "HANDLED", "RETRIED", "DLQ", "RATE/S", "QUEUE", "LAG", "P50", "P99", "LAST ERROR"], rows))
     }
 
     static func micros(_ value: Double) -> String {
@@ -57,6 +57,7 @@ struct Status: ParsableCommand {
             "subscriptions: \(plugin.subscriptions.joined(separator: ", "))", "lanes:         \(plugin.lanes)",
             "settings:      \(plugin.settings?.jsonText ?? "-")",
             "lag:           \(plugin.lag.map { "\($0) events not yet committed" } ?? "-")",
+            "rate:          \(plugin.handledPerSecond.map { String(format: "%.1f events handled per second (last 10 s)", $0) } ?? "-")",
             "events:        \(m.received) received, \(m.handled) handled, \(m.retried) retried, \(m.failed) failed calls, \(m.deadLettered) dead-lettered, \(m.abandoned) abandoned, \(m.queueDepth) queued",
             "latency:       p50 \(Self.micros(m.latency.p50Microseconds)), p99 \(Self.micros(m.latency.p99Microseconds)), max \(Self.micros(m.latency.maxMicroseconds)) over \(m.latency.count) calls",
         ]

@@ -13,6 +13,8 @@ public struct HostConfig: Sendable, Equatable {
     public var acceptUnknownEventTypes = false
     /// The Kafka bus, when configured (else events come from --events).
     public var kafka: KafkaSettings?
+    /// `host:port` to serve Prometheus metrics on (`GET /metrics`), when set.
+    public var metricsListen: String?
 
     /// The `kafka:` section.
     public struct KafkaSettings: Sendable, Equatable {
@@ -62,7 +64,7 @@ public struct HostConfig: Sendable, Equatable {
             dispatch: DispatchDefaults(), maxEventBytes: 1 << 20)
     }
 
-    static let topLevelKeys = ["plugins_dir", "control_socket", "dead_letter_file", "emitted_events_file", "log_level", "dispatch", "events", "kafka"]
+    static let topLevelKeys = ["plugins_dir", "control_socket", "dead_letter_file", "emitted_events_file", "log_level", "metrics_listen", "dispatch", "events", "kafka"]
     static let kafkaKeys = ["bootstrap_servers", "topics", "group_prefix", "dead_letter_suffix", "emit_topic", "fetch_wait_ms", "embedded_partitions", "properties"]
     static let dispatchKeys = ["queue_capacity", "lanes", "max_attempts", "backoff_initial_ms", "backoff_max_ms", "batch_size"]
 
@@ -77,6 +79,12 @@ public struct HostConfig: Sendable, Equatable {
         if let value = try root.string("control_socket") { config.controlSocket = resolve(value) }
         if let value = try root.string("dead_letter_file") { config.deadLetterFile = resolve(value) }
         if let value = try root.string("emitted_events_file") { config.emittedEventsFile = resolve(value) }
+        if let node = root.raw("metrics_listen") {
+            guard let value = node.jsonValue.stringValue, value.range(of: #"^[0-9.]+:[0-9]{1,5}$"#, options: .regularExpression) != nil else {
+                throw ConfigError("'metrics_listen' must be an IPv4 host:port such as 127.0.0.1:9464", at: node.mark)
+            }
+            config.metricsListen = value
+        }
         if let node = root.raw("log_level") {
             guard let level = node.jsonValue.stringValue, logLevels.contains(level) else {
                 throw ConfigError("'log_level' must be one of \(logLevels.joined(separator: ", "))", at: node.mark)

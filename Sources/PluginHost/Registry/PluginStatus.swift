@@ -27,9 +27,12 @@ public struct PluginStatus: Codable, Sendable, Equatable {
     public var metrics: PluginMetricsSnapshot
     /// Events on the bus not yet committed for this plugin (Kafka only).
     public var lag: Int64? = nil
+    /// Events handled per second over the last ~10 s.
+    public var handledPerSecond: Double? = nil
 
     enum CodingKeys: String, CodingKey {
         case name, state, enabled, version, library, isolation, subscriptions, lanes, settings, metrics, lag
+        case handledPerSecond = "handled_per_second"
         case lastError = "last_error"
         case configError = "config_error"
     }

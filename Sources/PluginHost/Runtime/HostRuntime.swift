@@ -24,6 +24,10 @@ public final class HostRuntime: @unchecked Sendable {
     private let unrouted = Atomic<Int>(0)
     private var controlServer: ControlServer?
     private var watcher: (any ConfigChangeWatcher)?
+    private var metricsServer: MetricsServer?
+    private var rateSampler: PollingThread?
+    private let rateMeter = RateMeter()
+    private let exporter = PrometheusExporter()
     /// The Kafka side, when `kafka:` is configured.
     public let kafka: KafkaConnection?
 
@@ -99,6 +103,9 @@ public final class HostRuntime: @unchecked Sendable {
 
     public var config: HostConfig { reloadLock.withLock { hostConfig } }
 
+    /// The port the metrics endpoint listens on, when one is configured.
+    public var metricsPort: UInt16? { metricsServer?.port }
+
     /// Applies the configuration, then (optionally) serves the control socket and watches the
     /// configuration files.
     @discardableResult
@@ -111,6 +118,27 @@ public final class HostRuntime: @unchecked Sendable {
             }
             try server.start()
             controlServer = server
+        }
+        rateMeter.record(registry.status())
+        let sampler = try PollingThread()
+        let neverReadable = Pipe()
+        sampler.start { [weak self] poller in
+            withExtendedLifetime(neverReadable) {
+                while poller.wait(for: neverReadable.fileHandleForReading.fileDescriptor, timeoutMilliseconds: 1_000) != nil {
+                    guard let self else { return }
+                    self.rateMeter.record(self.registry.status())
+                }
+            }
+        }
+        rateSampler = sampler
+        if let address = config.metricsListen {
+            let server = MetricsServer(address: address, logger: logger) { [weak self] in
+                guard let self else { return "" }
+                return self.exporter.render(self.status(), rates: self.rateMeter.rates())
+            }
+            try server.start()
+            metricsServer = server
+            logger.info("serving Prometheus metrics", metadata: ["url": .string("http://\(address.split(separator: ":")[0]):\(server.port)/metrics")])
         }
         if watch {
             var directories = [config.pluginsDirectory]
@@ -171,6 +199,8 @@ public final class HostRuntime: @unchecked Sendable {
     public func status() -> HostStatus {
         let (generation, errors) = reloadLock.withLock { (self.generation, configErrors) }
         var plugins = registry.status()
+        let rates = rateMeter.rates()
+        for index in plugins.indices { plugins[index].handledPerSecond = rates[plugins[index].name] }
         var ingress = IngressCounters(
             received: received.load(ordering: .relaxed), malformed: malformed.load(ordering: .relaxed), unrouted: unrouted.load(ordering: .relaxed))
         if let kafka {
@@ -236,6 +266,8 @@ public final class HostRuntime: @unchecked Sendable {
     public func shutdown(drain: Bool) {
         watcher?.stop()
         controlServer?.stop()
+        metricsServer?.stop()
+        rateSampler?.stop()
         if drain { registry.drainAll() }
         if let kafka {
             logger.debug("shutdown: committing and closing consumers")
