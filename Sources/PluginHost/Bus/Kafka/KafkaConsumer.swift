@@ -22,7 +22,18 @@ public final class KafkaConsumer: @unchecked Sendable {
     let client: OpaquePointer
     public let groupId: String
     private let callbacks: Callbacks
+    /// Guards `client` against use after `close()` destroyed it. Recursive because librdkafka
+    /// runs the rebalance callback (which commits) on the thread that is closing.
+    private let clientLock = NSRecursiveLock()
     private var closed = false
+
+    /// Runs `body` with the client unless the consumer is closed (then returns `fallback`).
+    private func withClient<T>(_ fallback: T, _ body: (OpaquePointer) throws(KafkaError) -> T) throws(KafkaError) -> T {
+        clientLock.lock()
+        defer { clientLock.unlock() }
+        guard !closed else { return fallback }
+        return try body(client)
+    }
 
     final class Callbacks: @unchecked Sendable {
         // Called on the polling thread only.
@@ -96,7 +107,8 @@ public final class KafkaConsumer: @unchecked Sendable {
     /// The next message, or nil when none arrived within the timeout. Errors that librdkafka
     /// recovers from itself (broker down, rebalancing) are not thrown: it retries.
     public func poll(timeoutMilliseconds: Int32) throws(KafkaError) -> KafkaMessage? {
-        guard let raw = rd_kafka_consumer_poll(client, timeoutMilliseconds) else { return nil }
+        // Only the polling thread calls poll and close, so `closed` needs no lock here.
+        guard !closed, let raw = rd_kafka_consumer_poll(client, timeoutMilliseconds) else { return nil }
         defer { rd_kafka_message_destroy(raw) }
         let error = raw.pointee.err
         if error == RD_KAFKA_RESP_ERR_NO_ERROR { return KafkaMessage(raw) }
@@ -113,7 +125,7 @@ public final class KafkaConsumer: @unchecked Sendable {
         guard !offsets.isEmpty else { return }
         let list = Self.makeList(offsets)
         defer { rd_kafka_topic_partition_list_destroy(list) }
-        let result = rd_kafka_commit(client, list, synchronous ? 0 : 1)
+        let result = try withClient(RD_KAFKA_RESP_ERR_NO_ERROR) { client throws(KafkaError) in rd_kafka_commit(client, list, synchronous ? 0 : 1) }
         guard result == RD_KAFKA_RESP_ERR_NO_ERROR || result == RD_KAFKA_RESP_ERR__NO_OFFSET else {
             throw KafkaError(result, context: "commit for \(groupId)")
         }
@@ -123,7 +135,7 @@ public final class KafkaConsumer: @unchecked Sendable {
     public func committed(_ partitions: [TopicPartition], timeoutMilliseconds: Int32 = 5_000) throws(KafkaError) -> [TopicPartition: Int64] {
         let list = Self.makeList(Dictionary(uniqueKeysWithValues: partitions.map { ($0, Int64(RD_KAFKA_OFFSET_INVALID)) }))
         defer { rd_kafka_topic_partition_list_destroy(list) }
-        let result = rd_kafka_committed(client, list, timeoutMilliseconds)
+        let result = try withClient(RD_KAFKA_RESP_ERR__STATE) { client throws(KafkaError) in rd_kafka_committed(client, list, timeoutMilliseconds) }
         guard result == RD_KAFKA_RESP_ERR_NO_ERROR else { throw KafkaError(result, context: "committed offsets of \(groupId)") }
         var offsets: [TopicPartition: Int64] = [:]
         for index in 0..<Int(list.pointee.cnt) where list.pointee.elems[index].offset >= 0 {
@@ -136,19 +148,20 @@ public final class KafkaConsumer: @unchecked Sendable {
     /// The partitions currently assigned to this member.
     public func assignment() -> [TopicPartition] {
         var list: UnsafeMutablePointer<rd_kafka_topic_partition_list_t>?
-        guard rd_kafka_assignment(client, &list) == RD_KAFKA_RESP_ERR_NO_ERROR, let list else { return [] }
+        let result = (try? withClient(RD_KAFKA_RESP_ERR__STATE) { client throws(KafkaError) in rd_kafka_assignment(client, &list) }) ?? RD_KAFKA_RESP_ERR__STATE
+        guard result == RD_KAFKA_RESP_ERR_NO_ERROR, let list else { return [] }
         defer { rd_kafka_topic_partition_list_destroy(list) }
         return Self.partitions(list)
     }
 
-    public func pause(_ partitions: [TopicPartition]) { apply(partitions) { rd_kafka_pause_partitions(client, $0) } }
-    public func resume(_ partitions: [TopicPartition]) { apply(partitions) { rd_kafka_resume_partitions(client, $0) } }
+    public func pause(_ partitions: [TopicPartition]) { apply(partitions) { rd_kafka_pause_partitions($0, $1) } }
+    public func resume(_ partitions: [TopicPartition]) { apply(partitions) { rd_kafka_resume_partitions($0, $1) } }
 
-    private func apply(_ partitions: [TopicPartition], _ body: (UnsafeMutablePointer<rd_kafka_topic_partition_list_t>) -> rd_kafka_resp_err_t) {
+    private func apply(_ partitions: [TopicPartition], _ body: (OpaquePointer, UnsafeMutablePointer<rd_kafka_topic_partition_list_t>) -> rd_kafka_resp_err_t) {
         guard !partitions.isEmpty else { return }
         let list = Self.makeList(Dictionary(uniqueKeysWithValues: partitions.map { ($0, Int64(RD_KAFKA_OFFSET_INVALID)) }))
         defer { rd_kafka_topic_partition_list_destroy(list) }
-        _ = body(list)
+        _ = try? withClient(RD_KAFKA_RESP_ERR__STATE) { client throws(KafkaError) in body(client, list) }
     }
 
     /// Moves the read position of assigned partitions (`Int64(RD_KAFKA_OFFSET_END)` for "now").
@@ -156,7 +169,7 @@ public final class KafkaConsumer: @unchecked Sendable {
         guard !offsets.isEmpty else { return }
         let list = Self.makeList(offsets)
         defer { rd_kafka_topic_partition_list_destroy(list) }
-        if let error = rd_kafka_seek_partitions(client, list, 5_000) {
+        if let error = try withClient(nil, { client throws(KafkaError) in rd_kafka_seek_partitions(client, list, 5_000) }) {
             let message = String(cString: rd_kafka_error_string(error))
             rd_kafka_error_destroy(error)
             throw KafkaError(message: "seek for \(groupId): \(message)")
@@ -168,7 +181,10 @@ public final class KafkaConsumer: @unchecked Sendable {
         var offsets: [TopicPartition: Int64] = [:]
         for partition in partitions {
             var low: Int64 = 0, high: Int64 = 0
-            if rd_kafka_query_watermark_offsets(client, partition.topic, partition.partition, &low, &high, timeoutMilliseconds) == RD_KAFKA_RESP_ERR_NO_ERROR {
+            let result = (try? withClient(RD_KAFKA_RESP_ERR__STATE) { client throws(KafkaError) in
+                rd_kafka_query_watermark_offsets(client, partition.topic, partition.partition, &low, &high, timeoutMilliseconds)
+            }) ?? RD_KAFKA_RESP_ERR__STATE
+            if result == RD_KAFKA_RESP_ERR_NO_ERROR {
                 offsets[partition] = high
             }
         }
@@ -180,7 +196,10 @@ public final class KafkaConsumer: @unchecked Sendable {
         var offsets: [TopicPartition: Int64] = [:]
         for partition in partitions {
             var low: Int64 = 0, high: Int64 = 0
-            if rd_kafka_get_watermark_offsets(client, partition.topic, partition.partition, &low, &high) == RD_KAFKA_RESP_ERR_NO_ERROR, high >= 0 {
+            let result = (try? withClient(RD_KAFKA_RESP_ERR__STATE) { client throws(KafkaError) in
+                rd_kafka_get_watermark_offsets(client, partition.topic, partition.partition, &low, &high)
+            }) ?? RD_KAFKA_RESP_ERR__STATE
+            if result == RD_KAFKA_RESP_ERR_NO_ERROR, high >= 0 {
                 offsets[partition] = high
             }
         }
@@ -190,9 +209,11 @@ public final class KafkaConsumer: @unchecked Sendable {
     /// Leaves the group (revoking partitions through the callback) and destroys the client.
     /// Must be called from the polling thread or after it has stopped.
     public func close() {
+        clientLock.lock()
+        defer { clientLock.unlock() }
         guard !closed else { return }
+        _ = rd_kafka_consumer_close(client)  // runs the revoke callback on this thread
         closed = true
-        _ = rd_kafka_consumer_close(client)
         rd_kafka_destroy(client)
     }
 

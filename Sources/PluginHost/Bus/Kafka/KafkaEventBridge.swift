@@ -102,7 +102,14 @@ public final class KafkaEventBridge: PluginLifecycleObserver, @unchecked Sendabl
 
     /// Stops every consumer after committing what is done.
     public func stop() {
-        let (all, ingressFeed) = lock.withLock { (Array(feeds.values), ingress) }
+        // Forget the feeds first: plugins stopped afterwards must not reach closed consumers.
+        let (all, ingressFeed) = lock.withLock { () -> ([PluginFeed], IngressFeed?) in
+            defer {
+                feeds = [:]
+                ingress = nil
+            }
+            return (Array(feeds.values), ingress)
+        }
         for feed in all { feed.stop() }
         ingressFeed?.feed.stop()
     }
