@@ -50,6 +50,23 @@ import Testing
         cluster.close()
     }
 
+    @Test func aClosedConsumerRefusesCallsInsteadOfCrashing() throws {
+        let cluster = try EmbeddedKafkaCluster(topics: [("orders", 3)])
+        let consumer = try KafkaConsumer(bootstrapServers: cluster.bootstrapServers, groupId: "test.closed", topics: ["orders"])
+        _ = try consumer.poll(timeoutMilliseconds: 100)
+        consumer.close()
+        // Each of these used the destroyed client before (a SIGSEGV at host shutdown).
+        let partition = TopicPartition(topic: "orders", partition: 0)
+        #expect(consumer.assignment().isEmpty)
+        consumer.pause([partition])
+        consumer.resume([partition])
+        try consumer.commit([partition: 1], synchronous: true)
+        #expect(consumer.cachedEndOffsets([partition]).isEmpty)
+        #expect(try consumer.poll(timeoutMilliseconds: 10) == nil)
+        consumer.close()
+        cluster.close()
+    }
+
     @Test func otherProcessesReachTheEmbeddedClusterOverTCP() throws {
         let kcat = "/usr/bin/kcat"
         try #require(FileManager.default.isExecutableFile(atPath: kcat), "kcat is not installed")

@@ -220,7 +220,7 @@ public final class KafkaConsumer: @unchecked Sendable {
     deinit { close() }
 }
 
-/// The endpoint a `produce`/`poll` round trip measures against; exposed for the benchmark.
+/// librdkafka's logical offsets, for `seek`.
 public enum KafkaOffsets {
     public static let end = Int64(RD_KAFKA_OFFSET_END)
     public static let beginning = Int64(RD_KAFKA_OFFSET_BEGINNING)

@@ -24,7 +24,7 @@ public final class KafkaEventBridge: PluginLifecycleObserver, @unchecked Sendabl
     let logger: Logger
     private let lock = NSLock()
     private var feeds: [String: PluginFeed] = [:]
-    private var ingress: IngressFeed?
+    private var ingress: IngressLoop?
     let ingressCounters = IngressTally()
 
     public init(settings: HostConfig.KafkaSettings, bootstrapServers: String, decoder: EventDecoder, deadLetters: any DeadLetterSink, clock: any HostClock, logger: Logger) {
@@ -44,7 +44,7 @@ public final class KafkaEventBridge: PluginLifecycleObserver, @unchecked Sendabl
 
     /// Starts the ingress group (dead-lettering malformed input, counting what arrives).
     public func start() throws {
-        let feed = try IngressFeed(bridge: self)
+        let feed = try IngressLoop(bridge: self)
         lock.withLock { ingress = feed }
         feed.start()
     }
@@ -81,7 +81,7 @@ public final class KafkaEventBridge: PluginLifecycleObserver, @unchecked Sendabl
     public func waitUntilAssigned(timeoutSeconds: Double) -> Bool {
         let deadline = Date(timeIntervalSinceNow: timeoutSeconds)
         while Date() < deadline {
-            let all = lock.withLock { Array(feeds.values) + (ingress.map { [$0.feed] } ?? []) }
+            let all: [ConsumerLoop] = lock.withLock { Array(feeds.values) + (ingress.map { [$0] } ?? []) }
             if all.allSatisfy(\.isAssigned) { return true }
             usleep(20_000)
         }
@@ -103,7 +103,7 @@ public final class KafkaEventBridge: PluginLifecycleObserver, @unchecked Sendabl
     /// Stops every consumer after committing what is done.
     public func stop() {
         // Forget the feeds first: plugins stopped afterwards must not reach closed consumers.
-        let (all, ingressFeed) = lock.withLock { () -> ([PluginFeed], IngressFeed?) in
+        let (all, ingressFeed) = lock.withLock { () -> ([PluginFeed], IngressLoop?) in
             defer {
                 feeds = [:]
                 ingress = nil
@@ -111,7 +111,7 @@ public final class KafkaEventBridge: PluginLifecycleObserver, @unchecked Sendabl
             return (Array(feeds.values), ingress)
         }
         for feed in all { feed.stop() }
-        ingressFeed?.feed.stop()
+        ingressFeed?.stop()
     }
 }
 
@@ -341,23 +341,12 @@ final class PluginFeed: ConsumerLoop, @unchecked Sendable {
         }
         event.position = position
         if let key = message.key, event.key.isEmpty { event.key = String(decoding: key, as: UTF8.self) }
-        if !dispatcher.submit(event) {
-            // The plugin is stopping: leave the offset open, it is read again when it resumes.
-        }
+        // false when the plugin is stopping: the offset stays open and is read again on resume.
+        _ = dispatcher.submit(event)
     }
 }
 
 /// The `<prefix>.ingress` group: counts what arrives and dead-letters malformed input once.
-final class IngressFeed: @unchecked Sendable {
-    let feed: IngressLoop
-
-    init(bridge: KafkaEventBridge) throws {
-        feed = try IngressLoop(bridge: bridge)
-    }
-
-    func start() { feed.start() }
-}
-
 final class IngressLoop: ConsumerLoop, @unchecked Sendable {
     let decoder: EventDecoder
     let deadLetters: any DeadLetterSink
