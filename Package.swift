@@ -22,6 +22,8 @@ let package = Package(
         .library(name: "PluginSDK", targets: ["PluginSDK"]),
         .library(name: "PluginHost", targets: ["PluginHost"]),
         .library(name: "basket_tally", type: .dynamic, targets: ["BasketTallyPlugin"]),
+        // A test fixture: a Swift plugin that crashes, leaks or hangs on request.
+        .library(name: "misbehaving_swift", type: .dynamic, targets: ["MisbehavingSwiftPlugin"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -41,11 +43,16 @@ let package = Package(
         // Wrappers for the librdkafka calls Swift cannot make (variadic functions).
         .target(name: "KafkaShim", dependencies: ["CRdKafka"], linkerSettings: [.linkedLibrary("rdkafka")]),
 
+        // The host-worker wire protocol, shared by both sides; deliberately without Foundation so
+        // the worker starts in milliseconds.
+        .target(name: "PluginIPC", dependencies: ["PluginABI"]),
         .target(name: "PluginSDK", dependencies: ["PluginABI"]),
+        // The few system calls the worker makes that Swift cannot (prctl is variadic).
+        .target(name: "WorkerSupport", path: "Sources/WorkerSupport"),
         .target(
             name: "PluginHost",
             dependencies: [
-                "PluginABI", "CYAML", "CRdKafka", "KafkaShim",
+                "PluginABI", "PluginIPC", "CYAML", "CRdKafka", "KafkaShim",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
@@ -57,7 +64,7 @@ let package = Package(
         .executableTarget(
             name: "pluginctl",
             dependencies: ["PluginHost", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
-        .executableTarget(name: "pos-plugin-worker", dependencies: ["PluginHost"]),
+        .executableTarget(name: "pos-plugin-worker", dependencies: ["PluginABI", "PluginIPC", "WorkerSupport"]),
         .executableTarget(
             name: "pos-loadgen",
             dependencies: ["PluginHost", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
@@ -67,6 +74,10 @@ let package = Package(
 
         .target(
             name: "BasketTallyPlugin", dependencies: ["PluginSDK"], path: "PluginsSrc/basket_tally",
+            linkerSettings: pluginLinkerFlags),
+
+        .target(
+            name: "MisbehavingSwiftPlugin", dependencies: ["PluginSDK"], path: "Tests/Fixtures/MisbehavingSwift",
             linkerSettings: pluginLinkerFlags),
 
         .testTarget(name: "PluginHostTests", dependencies: ["PluginHost", "PluginSDK"]),

@@ -77,7 +77,7 @@ func change(name: String, key: String, to value: JSONValue?, common: Common) thr
 
     // Check against the schema the plugin itself declares, loaded in a throwaway process.
     let expected: JSONValue
-    switch try PluginInspector.inspect(path: file.config.libraryPath) {
+    switch PluginInspector.inspect(path: file.config.libraryPath) {
     case .failed(let error):
         fail("cannot check the new value against \(name)'s schema: \(error)", Exit.failed)
     case .manifest(let manifest):

@@ -11,7 +11,7 @@ struct Inspect: ParsableCommand {
 
     func run() throws {
         let absolute = path.hasPrefix("/") ? path : FileManager.default.currentDirectoryPath + "/" + path
-        switch try PluginInspector.inspect(path: absolute, timeoutSeconds: loadTimeout) {
+        switch PluginInspector.inspect(path: absolute, timeoutSeconds: loadTimeout) {
         case .failed(let error):
             if common.json {
                 common.print(json: ["error": ["kind": error.kind.rawValue, "path": error.path, "reason": error.reason]])

@@ -1,3 +1,4 @@
+import PluginIPC
 import Foundation
 
 /// Turns one raw input record (a JSON line, later a Kafka message) into a canonical ``Event``,

@@ -8,6 +8,8 @@ public struct HostConfig: Sendable, Equatable {
     public var emittedEventsFile: String
     public var logLevel: String
     public var dispatch: DispatchDefaults
+    /// Defaults for worker processes (a plugin's settings file may override each key).
+    public var supervision = SupervisionSettings()
     public var maxEventBytes: Int
     /// Whether events of types missing from the catalog are routed (true) or dead-lettered.
     public var acceptUnknownEventTypes = false
@@ -64,7 +66,7 @@ public struct HostConfig: Sendable, Equatable {
             dispatch: DispatchDefaults(), maxEventBytes: 1 << 20)
     }
 
-    static let topLevelKeys = ["plugins_dir", "control_socket", "dead_letter_file", "emitted_events_file", "log_level", "metrics_listen", "dispatch", "events", "kafka"]
+    static let topLevelKeys = ["plugins_dir", "control_socket", "dead_letter_file", "emitted_events_file", "log_level", "metrics_listen", "dispatch", "supervision", "events", "kafka"]
     static let kafkaKeys = ["bootstrap_servers", "topics", "group_prefix", "dead_letter_suffix", "emit_topic", "fetch_wait_ms", "embedded_partitions", "properties"]
     static let dispatchKeys = ["queue_capacity", "lanes", "max_attempts", "backoff_initial_ms", "backoff_max_ms", "batch_size"]
 
@@ -101,6 +103,9 @@ public struct HostConfig: Sendable, Equatable {
             if let value = try dispatch.integer("batch_size", in: 1...1024) { defaults.batchSize = value }
             try dispatch.rejectUnknownKeys(allowed: dispatchKeys)
             config.dispatch = defaults
+        }
+        if var section = try root.section("supervision") {
+            config.supervision = config.supervision.applying(try SupervisionSettings.overrides(from: &section))
         }
         if var events = try root.section("events") {
             if let value = try events.integer("max_event_bytes", in: 256...(64 << 20)) { config.maxEventBytes = value }

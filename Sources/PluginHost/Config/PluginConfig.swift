@@ -2,10 +2,12 @@ import Foundation
 
 /// One plugin's settings file, `plugins.d/<name>.yaml`.
 public struct PluginConfig: Sendable, Equatable {
-    /// Where a plugin runs. Only `inprocess` exists in this version; `process` (worker processes)
-    /// is accepted by the parser so files written for later versions give a precise error.
+    /// Where a plugin runs.
     public enum Isolation: String, Sendable, Equatable, CaseIterable {
+        /// In the host process, called directly: fastest, for trusted plugins only (a crash of
+        /// the plugin is a crash of the host).
         case inprocess
+        /// In its own supervised worker process (the default).
         case process
     }
 
@@ -29,13 +31,15 @@ public struct PluginConfig: Sendable, Equatable {
     public var subscriptions: [String]?
     public var lanes: Int?
     public var maxAttempts: Int?
+    /// Overrides of the host's `supervision` defaults, by key (worker processes only).
+    public var supervision: [String: Int] = [:]
     /// The plugin's own settings, layered over its descriptor's defaults.
     public var settings: JSONValue
 
-    static let keys = ["enabled", "library", "sha256", "isolation", "subscriptions", "lanes", "max_attempts", "on_enable", "settings"]
+    static let keys = ["enabled", "library", "sha256", "isolation", "subscriptions", "lanes", "max_attempts", "on_enable", "supervision", "settings"]
 
     public init(
-        name: String, enabled: Bool, libraryPath: String, sha256: String? = nil, isolation: Isolation = .inprocess,
+        name: String, enabled: Bool, libraryPath: String, sha256: String? = nil, isolation: Isolation = .process,
         subscriptions: [String]? = nil, lanes: Int? = nil, maxAttempts: Int? = nil, settings: JSONValue = .object([:])
     ) {
         self.name = name
@@ -80,10 +84,6 @@ public struct PluginConfig: Sendable, Equatable {
             guard let text = node.jsonValue.stringValue, let isolation = Isolation(rawValue: text) else {
                 throw ConfigError("'isolation' must be one of: inprocess, process", at: node.mark)
             }
-            guard isolation == .inprocess else {
-                throw ConfigError(
-                    "isolation 'process' (worker processes) is not available in this version; use 'inprocess'", at: node.mark)
-            }
             config.isolation = isolation
         }
         if let node = root.raw("subscriptions") {
@@ -97,6 +97,9 @@ public struct PluginConfig: Sendable, Equatable {
                 throw ConfigError("'on_enable' must be resume (catch up on missed events) or latest (skip them)", at: node.mark)
             }
             config.onEnable = policy
+        }
+        if var section = try root.section("supervision") {
+            config.supervision = try SupervisionSettings.overrides(from: &section)
         }
         config.lanes = try root.integer("lanes", in: 1...64)
         config.maxAttempts = try root.integer("max_attempts", in: 1...100)
@@ -124,11 +127,15 @@ public struct PluginConfig: Sendable, Equatable {
             lines.append("library: \(YAMLWriter.scalar(.string(relative)))")
         }
         if let sha256 { lines.append("sha256: \(YAMLWriter.scalar(.string(sha256)))") }
-        if isolation != .inprocess { lines.append("isolation: \(isolation.rawValue)") }
+        if isolation != .process { lines.append("isolation: \(isolation.rawValue)") }
         if let subscriptions { lines.append("subscriptions: \(YAMLWriter.flow(.array(subscriptions.map { .string($0) })))") }
         if let lanes { lines.append("lanes: \(lanes)") }
         if let maxAttempts { lines.append("max_attempts: \(maxAttempts)") }
         if onEnable != .resume { lines.append("on_enable: \(onEnable.rawValue)") }
+        if !supervision.isEmpty {
+            lines.append("supervision:")
+            for key in supervision.keys.sorted() { lines.append("  \(key): \(supervision[key]!)") }
+        }
         if let members = settings.objectValue, !members.isEmpty {
             lines.append("settings:")
             YAMLWriter.block(settings, indent: 2, into: &lines)

@@ -197,6 +197,9 @@ public final class PluginDispatcher: @unchecked Sendable {
                     logger.warning("event rejected as poison", metadata: ["event_id": .string(event.id), "type": .string(event.type), "error": .string(reason)])
                     deadLetter(event, reason: .rejected, error: reason, attempts: attempts[next])
                     next += 1
+                case .unavailable(let reason, let wait):
+                    logger.trace("plugin unavailable, waiting \(wait) ms", metadata: ["reason": .string(reason)])
+                    if !sleep(milliseconds: min(max(wait, 1), 1_000), on: lane) { return Array(batch[next...]) }
                 case .retry(let reason):
                     metrics.failed.wrappingAdd(1, ordering: .relaxed)
                     if attempts[next] >= retry.maxAttempts {

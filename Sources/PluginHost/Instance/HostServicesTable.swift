@@ -1,3 +1,4 @@
+import PluginIPC
 import Logging
 import PluginABI
 

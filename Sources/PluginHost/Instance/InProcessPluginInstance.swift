@@ -95,19 +95,7 @@ public final class InProcessPluginInstance: PluginInstance, @unchecked Sendable 
         }
         switch result {
         case POS_HANDLE_OK:
-            do {
-                try call.transaction.commit()
-            } catch {
-                return .retry("state could not be committed: \(error)")
-            }
-            if !call.emitted.isEmpty {
-                do {
-                    try sink.publish(call.emitted)
-                } catch {
-                    context.logger.error("emitted events could not be published: \(error)")
-                }
-            }
-            return .handled
+            return call.finish(publishingTo: sink)
         case POS_HANDLE_REJECT:
             return .reject(message.isEmpty ? "rejected by the plugin (no reason given)" : message)
         default:

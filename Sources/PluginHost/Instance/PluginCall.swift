@@ -1,3 +1,4 @@
+import PluginIPC
 import Crypto
 import Foundation
 import Logging
@@ -58,6 +59,24 @@ final class PluginCall {
             Event(
                 id: id, type: type, key: key.isEmpty ? cause.key : key, timeMilliseconds: cause.timeMilliseconds,
                 payload: payload, causationId: cause.id, correlationId: cause.correlationId, source: "plugin:\(context.name)"))
+    }
+
+    /// Completes a successful handle_event: commits the call's state writes, then publishes
+    /// what it emitted. A failed commit turns the outcome into a retry (nothing was applied).
+    func finish(publishingTo sink: any EmittedEventSink) -> HandleOutcome {
+        do {
+            try transaction.commit()
+        } catch {
+            return .retry("state could not be committed: \(error)")
+        }
+        if !emitted.isEmpty {
+            do {
+                try sink.publish(emitted)
+            } catch {
+                context.logger.error("emitted events could not be published: \(error)")
+            }
+        }
+        return .handled
     }
 
     /// A name-based UUID (version 8 layout over SHA-256) of `name`.

@@ -20,6 +20,13 @@ public protocol PluginInstance: AnyObject, Sendable {
 
     /// Releases the instance. No call is in progress or will follow.
     func shutdown()
+
+    /// The worker process behind the instance, if it has one.
+    var supervisionStatus: WorkerStatus? { get }
+}
+
+extension PluginInstance {
+    public var supervisionStatus: WorkerStatus? { nil }
 }
 
 /// What happened to one event in a batch and how long the plugin took.
@@ -37,6 +44,9 @@ public enum HandleOutcome: Sendable, Equatable {
     case handled
     case retry(String)
     case reject(String)
+    /// The plugin cannot take events right now (its worker is restarting or quarantined): the
+    /// dispatcher waits and offers the same events again without counting an attempt.
+    case unavailable(String, retryAfterMilliseconds: Int)
 }
 
 public enum QueryResult: Sendable, Equatable {

@@ -13,6 +13,8 @@ public protocol PluginLifecycleObserver: AnyObject, Sendable {
     func pluginStarted(_ name: String, dispatcher: PluginDispatcher, subscriptions: [String], policy: PluginConfig.EnablePolicy)
     /// `dispatcher` is about to stop: feed it nothing more.
     func pluginStopping(_ name: String, dispatcher: PluginDispatcher)
+    /// An upgraded plugin subscribes to other event types; its dispatcher stays.
+    func pluginSubscriptionsChanged(_ name: String, dispatcher: PluginDispatcher, subscriptions: [String])
 }
 
 /// What the registry needs from the host to run plugins.
@@ -46,7 +48,9 @@ public final class PluginRegistry: @unchecked Sendable {
     // @unchecked: `slots` and `metrics` are only touched under `lock`.
     struct Slot {
         var config: PluginConfig
+        /// The mapped library (in-process plugins only).
         var library: PluginLibrary?
+        var description: PluginDescription?
         var libraryIdentity: FileIdentity?
         var instance: (any PluginInstance)?
         var dispatcher: PluginDispatcher?
@@ -54,6 +58,8 @@ public final class PluginRegistry: @unchecked Sendable {
         var lastError: String?
         var configError: String?
         var state: PluginStatus.State
+        /// The supervision status when the worker was stopped (kept for a quarantined plugin).
+        var lastWorkerStatus: WorkerStatus?
     }
 
     struct RoutingTable {
@@ -72,6 +78,7 @@ public final class PluginRegistry: @unchecked Sendable {
     private var metrics: [String: PluginMetrics] = [:]
     private var unconfigured: [String] = []
     private var dispatchDefaults = HostConfig.DispatchDefaults()
+    private var supervisionDefaults = SupervisionSettings()
     private let routing = Mutex(RoutingTable())
     private weak var observer: (any PluginLifecycleObserver)?
 
@@ -111,6 +118,7 @@ public final class PluginRegistry: @unchecked Sendable {
         lock.lock()
         defer { lock.unlock() }
         dispatchDefaults = snapshot.host.dispatch
+        supervisionDefaults = snapshot.host.supervision
         unconfigured = snapshot.unconfiguredLibraries.map { String($0.dropLast(3)) }
         var changes: [PluginChange] = []
         let names = Set(slots.keys).union(snapshot.plugins.keys).union(snapshot.pluginErrors.keys).sorted()
@@ -151,7 +159,7 @@ public final class PluginRegistry: @unchecked Sendable {
             return PluginChange(plugin: name, action: .stopped)
         }
 
-        if slot.state == .running, let instance = slot.instance, let library = slot.library {
+        if slot.state == .running, let instance = slot.instance, let description = slot.description {
             if slot.config == desired && FileIdentity(path: desired.libraryPath) == slot.libraryIdentity {
                 return PluginChange(plugin: name, action: .unchanged)
             }
@@ -159,7 +167,7 @@ public final class PluginRegistry: @unchecked Sendable {
             onlySettingsChanged.settings = desired.settings
             if onlySettingsChanged == desired && FileIdentity(path: desired.libraryPath) == slot.libraryIdentity {
                 do {
-                    let settings = try library.effectiveSettings(desired.settings)
+                    let settings = try description.effectiveSettings(desired.settings)
                     try instance.reconfigure(settings: settings)
                     slot.config = desired
                     slot.settings = settings
@@ -171,6 +179,12 @@ public final class PluginRegistry: @unchecked Sendable {
                     services.logger.error("reconfigure refused, previous settings stay in force: \(error)", metadata: ["plugin": .string(name)])
                     return PluginChange(plugin: name, action: .failed, detail: error.description)
                 }
+            }
+            var onlyLibraryChanged = slot.config
+            onlyLibraryChanged.libraryPath = desired.libraryPath
+            onlyLibraryChanged.sha256 = desired.sha256
+            if onlyLibraryChanged == desired, let worker = instance as? WorkerPluginInstance {
+                return upgrade(&slot, worker, to: desired)
             }
             // Anything else (library, subscriptions, lanes, attempts): start a new instance first,
             // and only then retire the old one, so a bad change leaves the plugin running.
@@ -201,29 +215,73 @@ public final class PluginRegistry: @unchecked Sendable {
         }
     }
 
-    /// Loads (or reuses) the library, creates an instance and starts its dispatcher.
+    /// Switches a worker-isolated plugin to a new library without stopping its dispatcher: the
+    /// events queued for it stay queued and go to the new version.
+    private func upgrade(_ slot: inout Slot, _ worker: WorkerPluginInstance, to desired: PluginConfig) -> PluginChange {
+        let name = desired.name
+        do {
+            let description = try worker.upgrade(path: desired.libraryPath, sha256: desired.sha256, overrides: desired.settings)
+            let subscriptionsChanged = (slot.config.subscriptions ?? slot.description?.manifest.subscriptions) != (desired.subscriptions ?? description.manifest.subscriptions)
+            slot.config = desired
+            slot.description = description
+            slot.libraryIdentity = FileIdentity(path: desired.libraryPath)
+            slot.lastError = nil
+            if subscriptionsChanged, let dispatcher = slot.dispatcher {
+                observer?.pluginSubscriptionsChanged(name, dispatcher: dispatcher, subscriptions: desired.subscriptions ?? description.manifest.subscriptions)
+            }
+            return PluginChange(plugin: name, action: .upgraded, detail: "version \(description.manifest.version)")
+        } catch {
+            slot.lastError = error.description
+            // The file on disk is not what runs: remember it so the same bad file is not retried
+            // on every reload, while a newer file is.
+            slot.libraryIdentity = FileIdentity(path: desired.libraryPath)
+            services.logger.error("upgrade refused, the running version stays in force: \(error)", metadata: ["plugin": .string(name)])
+            return PluginChange(plugin: name, action: .failed, detail: error.description)
+        }
+    }
+
+    /// Creates the instance where the configuration says it runs.
+    private func makeInstance(_ slot: inout Slot, context: PluginRuntimeContext) throws(PluginLoadError) -> any PluginInstance {
+        let config = slot.config
+        let identity = FileIdentity(path: config.libraryPath)
+        switch config.isolation {
+        case .process:
+            let name = config.name
+            let instance = try WorkerPluginInstance(
+                name: name, path: config.libraryPath, sha256: config.sha256, overrides: config.settings, context: context, sink: services.emitted,
+                supervision: supervisionDefaults.applying(config.supervision),
+                onQuarantine: { [weak self] reason in self?.quarantine(name, reason: reason) })
+            slot.description = instance.pluginDescription
+            slot.library = nil
+            slot.libraryIdentity = identity
+            slot.settings = try instance.pluginDescription.effectiveSettings(config.settings)
+            return instance
+        case .inprocess:
+            let library: PluginLibrary
+            if let loaded = slot.library, loaded.path == config.libraryPath, identity == slot.libraryIdentity, config.sha256 == nil {
+                library = loaded
+            } else {
+                library = try PluginLoader.load(path: config.libraryPath, sha256: config.sha256)
+            }
+            try PluginLoader.checkName(library.manifest.name, expected: config.name, path: config.libraryPath)
+            let settings = try library.effectiveSettings(config.settings)
+            let instance = try InProcessPluginInstance(library: library, settings: settings, context: context, sink: services.emitted)
+            slot.library = library
+            slot.description = library.description
+            slot.libraryIdentity = identity
+            slot.settings = settings
+            return instance
+        }
+    }
+
+    /// Loads the plugin, creates an instance and starts its dispatcher.
     private func start(_ slot: inout Slot, policy: PluginConfig.EnablePolicy = .resume) throws(PluginLoadError) {
         let config = slot.config
-        guard config.isolation == .inprocess else {
-            throw PluginLoadError(.isolationUnavailable, path: config.libraryPath, "isolation '\(config.isolation.rawValue)' is not available in this version")
-        }
-        let identity = FileIdentity(path: config.libraryPath)
-        let library: PluginLibrary
-        if let loaded = slot.library, loaded.path == config.libraryPath, identity == slot.libraryIdentity, config.sha256 == nil {
-            library = loaded
-        } else {
-            library = try PluginLoader.load(path: config.libraryPath, sha256: config.sha256)
-        }
-        guard library.manifest.name == config.name else {
-            throw PluginLoadError(
-                .nameMismatch, path: config.libraryPath,
-                "the library's descriptor names the plugin '\(library.manifest.name)' but its settings file is \(config.name).yaml; rename the file to \(library.manifest.name).yaml")
-        }
-        let settings = try library.effectiveSettings(config.settings)
         let pluginMetrics = metrics[config.name] ?? PluginMetrics()
         metrics[config.name] = pluginMetrics
         let context = PluginRuntimeContext(name: config.name, logger: services.logger, metrics: pluginMetrics, store: services.store, clock: services.clock)
-        let instance = try InProcessPluginInstance(library: library, settings: settings, context: context, sink: services.emitted)
+        let instance = try makeInstance(&slot, context: context)
+        let manifest = instance.manifest
         let defaults = dispatchDefaults
         let onSettled = services.onSettled
         let name = config.name
@@ -235,16 +293,17 @@ public final class PluginRegistry: @unchecked Sendable {
                 maxBackoffMilliseconds: defaults.backoffMaxMilliseconds),
             deadLetters: services.deadLetters, metrics: pluginMetrics, clock: services.clock, logger: context.logger,
             onSettled: onSettled.map { handler in { @Sendable event, settlement in handler(name, event, settlement) } })
-        slot.library = library
-        slot.libraryIdentity = identity
         slot.instance = instance
         slot.dispatcher = dispatcher
-        slot.settings = settings
         slot.state = .running
         slot.lastError = nil
-        observer?.pluginStarted(name, dispatcher: dispatcher, subscriptions: config.subscriptions ?? library.manifest.subscriptions, policy: policy)
+        observer?.pluginStarted(name, dispatcher: dispatcher, subscriptions: config.subscriptions ?? manifest.subscriptions, policy: policy)
         services.logger.info(
-            "plugin started", metadata: ["plugin": .string(name), "version": .string(library.manifest.version), "lanes": .stringConvertible(dispatcher.laneCount)])
+            "plugin started",
+            metadata: [
+                "plugin": .string(name), "version": .string(manifest.version), "lanes": .stringConvertible(dispatcher.laneCount),
+                "isolation": .string(config.isolation.rawValue),
+            ])
     }
 
     /// Stops the dispatcher (the event in flight finishes) and releases the instance.
@@ -261,6 +320,7 @@ public final class PluginRegistry: @unchecked Sendable {
                 services.logger.info("\(abandoned.count) queued events not delivered: the plugin stopped", metadata: ["plugin": .string(slot.config.name)])
             }
         }
+        slot.lastWorkerStatus = slot.instance?.supervisionStatus
         slot.instance?.shutdown()
         slot.instance = nil
         slot.dispatcher = nil
@@ -269,7 +329,7 @@ public final class PluginRegistry: @unchecked Sendable {
     private func rebuildRouting() {
         var table = RoutingTable()
         for slot in slots.values.sorted(by: { $0.config.name < $1.config.name }) {
-            guard slot.state == .running, let dispatcher = slot.dispatcher, let manifest = slot.library?.manifest else { continue }
+            guard slot.state == .running, let dispatcher = slot.dispatcher, let manifest = slot.description?.manifest else { continue }
             let subscriptions = slot.config.subscriptions ?? manifest.subscriptions
             if subscriptions.contains("*") {
                 table.everything.append(dispatcher)
@@ -286,16 +346,17 @@ public final class PluginRegistry: @unchecked Sendable {
         lock.withLock {
             var list = slots.values.map { slot in
                 PluginStatus(
-                    name: slot.config.name, state: slot.state, enabled: slot.config.enabled, version: slot.library?.manifest.version,
+                    name: slot.config.name, state: slot.state, enabled: slot.config.enabled, version: slot.description?.manifest.version,
                     library: slot.config.libraryPath, isolation: slot.config.isolation.rawValue,
-                    subscriptions: slot.config.subscriptions ?? slot.library?.manifest.subscriptions ?? [],
+                    subscriptions: slot.config.subscriptions ?? slot.description?.manifest.subscriptions ?? [],
                     lanes: slot.dispatcher?.laneCount ?? 0, lastError: slot.lastError, configError: slot.configError,
-                    settings: slot.settings, metrics: (metrics[slot.config.name] ?? PluginMetrics()).snapshot())
+                    settings: slot.settings, metrics: (metrics[slot.config.name] ?? PluginMetrics()).snapshot(),
+                    worker: slot.instance?.supervisionStatus ?? slot.lastWorkerStatus)
             }
             for name in unconfigured where slots[name] == nil {
                 list.append(
                     PluginStatus(
-                        name: name, state: .unconfigured, enabled: false, version: nil, library: name + ".so", isolation: "inprocess",
+                        name: name, state: .unconfigured, enabled: false, version: nil, library: name + ".so", isolation: "process",
                         subscriptions: [], lanes: 0, lastError: nil, configError: nil, settings: nil, metrics: PluginMetrics().snapshot()))
             }
             return list.sorted { $0.name < $1.name }
@@ -307,6 +368,42 @@ public final class PluginRegistry: @unchecked Sendable {
         let instance = lock.withLock { slots[plugin]?.state == .running ? slots[plugin]?.instance : nil }
         guard let instance else { return .failed("plugin '\(plugin)' is not running") }
         return instance.query(name, request: request)
+    }
+
+    /// Stops a plugin whose worker kept crashing. Its queued events are abandoned (not
+    /// committed: they are read again when it is restarted).
+    func quarantine(_ name: String, reason: String) {
+        lock.withLock {
+            guard var slot = slots[name], slot.state == .running else { return }
+            stopRunning(&slot)
+            slot.state = .quarantined
+            slot.lastError = "quarantined after repeated crashes; last: \(reason); run pluginctl restart \(name)"
+            slots[name] = slot
+            rebuildRouting()
+        }
+    }
+
+    /// Starts a plugin again from scratch (a new worker, a fresh crash history): the way out of
+    /// quarantine, and a way to recover a failed plugin after fixing its cause.
+    public func restart(_ name: String) -> PluginChange {
+        lock.lock()
+        defer { lock.unlock() }
+        guard var slot = slots[name] else { return PluginChange(plugin: name, action: .failed, detail: "no plugin named \(name)") }
+        guard slot.config.enabled else { return PluginChange(plugin: name, action: .failed, detail: "\(name) is disabled; enable it instead") }
+        if slot.state == .running { stopRunning(&slot) }
+        defer {
+            slots[name] = slot
+            rebuildRouting()
+        }
+        do {
+            try start(&slot, policy: .resume)
+            services.logger.notice("plugin restarted by request", metadata: ["plugin": .string(name)])
+            return PluginChange(plugin: name, action: .restarted)
+        } catch {
+            slot.state = .failed
+            slot.lastError = error.description
+            return PluginChange(plugin: name, action: .failed, detail: error.description)
+        }
     }
 
     /// Stops every plugin; with `drain`, first waits until their queues are empty.

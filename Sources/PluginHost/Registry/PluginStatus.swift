@@ -9,6 +9,8 @@ public struct PluginStatus: Codable, Sendable, Equatable {
         case failed
         /// A `.so` in the plugins directory without a settings file.
         case unconfigured
+        /// Stopped after repeated crashes of its worker: see `lastError`; `pluginctl restart`.
+        case quarantined
     }
 
     public var name: String
@@ -29,9 +31,11 @@ public struct PluginStatus: Codable, Sendable, Equatable {
     public var lag: Int64? = nil
     /// Events handled per second over the last ~10 s.
     public var handledPerSecond: Double? = nil
+    /// The worker process (isolation: process).
+    public var worker: WorkerStatus? = nil
 
     enum CodingKeys: String, CodingKey {
-        case name, state, enabled, version, library, isolation, subscriptions, lanes, settings, metrics, lag
+        case name, state, enabled, version, library, isolation, subscriptions, lanes, settings, metrics, lag, worker
         case handledPerSecond = "handled_per_second"
         case lastError = "last_error"
         case configError = "config_error"
@@ -41,7 +45,7 @@ public struct PluginStatus: Codable, Sendable, Equatable {
 /// What one reload did to one plugin.
 public struct PluginChange: Codable, Sendable, Equatable {
     public enum Action: String, Codable, Sendable {
-        case started, stopped, reconfigured, restarted, unchanged, failed, rejected
+        case started, stopped, reconfigured, restarted, upgraded, unchanged, failed, rejected
     }
 
     public var plugin: String

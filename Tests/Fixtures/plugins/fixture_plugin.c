@@ -21,6 +21,10 @@
  * "last:<key>", counts "handled", and emits FIXTURE_SEEN. Settings: "sleep_us" (delay per event),
  * "threshold" (0-10, only validated), "fail_seq" (events with this seq ask for a retry until
  * attempt > "fail_attempts"), "reject_seq" (events with this seq are rejected as poison).
+ * Misbehaviour for isolation tests, each on the event with that seq: "segfault_seq",
+ * "abort_seq", "exit_seq" (exit(3) mid-call), "hang_seq" (infinite loop), "leak_seq" (allocates
+ * until malloc fails, then aborts); "crash_always" (1: segfault on every event),
+ * "exit_in_create" (1: exit(4) inside create). FIXTURE_VERSION sets the descriptor version.
  */
 #include <pos_plugin.h>
 
@@ -32,6 +36,9 @@
 
 #ifndef FIXTURE_NAME
 #define FIXTURE_NAME "fixture"
+#endif
+#ifndef FIXTURE_VERSION
+#define FIXTURE_VERSION "0.0.1"
 #endif
 #ifndef FIXTURE_ABI_MAJOR
 #define FIXTURE_ABI_MAJOR POS_PLUGIN_ABI_MAJOR
@@ -50,6 +57,7 @@ __attribute__((constructor)) static void hang_on_load(void) { for (;;) pause(); 
 typedef struct fixture {
     const pos_host_services *host;
     long sleep_us, fail_seq, fail_attempts, reject_seq;
+    long segfault_seq, abort_seq, exit_seq, hang_seq, leak_seq, crash_always;
 } fixture;
 
 static long number_after(const char *json, size_t len, const char *key, long fallback) {
@@ -72,6 +80,26 @@ static void apply(fixture *self, const char *settings, size_t len) {
     self->fail_seq = number_after(settings, len, "fail_seq", -1);
     self->fail_attempts = number_after(settings, len, "fail_attempts", 0);
     self->reject_seq = number_after(settings, len, "reject_seq", -1);
+    self->segfault_seq = number_after(settings, len, "segfault_seq", -1);
+    self->abort_seq = number_after(settings, len, "abort_seq", -1);
+    self->exit_seq = number_after(settings, len, "exit_seq", -1);
+    self->hang_seq = number_after(settings, len, "hang_seq", -1);
+    self->leak_seq = number_after(settings, len, "leak_seq", -1);
+    self->crash_always = number_after(settings, len, "crash_always", 0);
+}
+
+static void misbehave(const fixture *self, long seq) {
+    if (self->crash_always || seq == self->segfault_seq) *(volatile int *)0 = 1;
+    if (seq == self->abort_seq) abort();
+    if (seq == self->exit_seq) exit(3);
+    if (seq == self->hang_seq) for (;;) {}
+    if (seq == self->leak_seq) {
+        for (;;) {
+            char *block = malloc(16 << 20);
+            if (block == NULL) abort();
+            memset(block, 1, 16 << 20);
+        }
+    }
 }
 
 static pos_status fixture_create(const pos_host_services *host, pos_call *call, const char *settings,
@@ -83,6 +111,7 @@ static pos_status fixture_create(const pos_host_services *host, pos_call *call, 
     return POS_STATUS_ERROR;
 #else
     (void)error;
+    if (number_after(settings, settings_len, "exit_in_create", 0)) exit(4);
     fixture *self = calloc(1, sizeof *self);
     self->host = host;
     apply(self, settings, settings_len);
@@ -113,6 +142,7 @@ static pos_handle_result fixture_handle(void *instance, pos_call *call, const po
     fixture *self = instance;
     if (self->sleep_us > 0) usleep((useconds_t)self->sleep_us);
     long seq = number_after((const char *)event->payload, event->payload_len, "seq", -1);
+    misbehave(self, seq);
     if (seq == self->reject_seq) {
         pos_error_set(error, "seq is configured as poison");
         return POS_HANDLE_REJECT;
@@ -170,7 +200,9 @@ static const pos_plugin_vtable vtable = {
 #else
 #define SCHEMA "{\"type\": \"object\", \"properties\": {\"threshold\": {\"type\": \"integer\", \"minimum\": 0, \"maximum\": 10}, " \
                "\"sleep_us\": {\"type\": \"integer\"}, \"fail_seq\": {\"type\": \"integer\"}, \"fail_attempts\": {\"type\": \"integer\"}, " \
-               "\"reject_seq\": {\"type\": \"integer\"}}, \"additionalProperties\": false}"
+               "\"reject_seq\": {\"type\": \"integer\"}, \"segfault_seq\": {\"type\": \"integer\"}, \"abort_seq\": {\"type\": \"integer\"}, " \
+               "\"exit_seq\": {\"type\": \"integer\"}, \"hang_seq\": {\"type\": \"integer\"}, \"leak_seq\": {\"type\": \"integer\"}, " \
+               "\"crash_always\": {\"type\": \"integer\"}, \"exit_in_create\": {\"type\": \"integer\"}}, \"additionalProperties\": false}"
 #endif
 #ifdef FIXTURE_BAD_DEFAULTS
 #define DEFAULTS "{\"threshold\": 50}"
@@ -183,7 +215,7 @@ static const pos_plugin_descriptor descriptor = {
     .abi_major = FIXTURE_ABI_MAJOR,
     .abi_minor = FIXTURE_ABI_MINOR,
     .name = FIXTURE_NAME,
-    .version = "0.0.1",
+    .version = FIXTURE_VERSION,
     .description = "test fixture",
     .subscriptions = subscriptions,
     .settings_schema = SCHEMA,

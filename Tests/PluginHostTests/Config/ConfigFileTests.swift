@@ -61,16 +61,38 @@ import Testing
         #expect(config.settings["rules"]?["rapid_items"]?["enabled"] == .bool(false))
     }
 
+    @Test func supervisionOverridesLayerOverTheHostDefaults() throws {
+        let host = try HostConfig.parse("supervision:\n  deadline_ms: 250\n  quarantine_after_crashes: 3\n", path: "/etc/pos/config.yaml")
+        #expect(host.supervision.deadlineMilliseconds == 250 && host.supervision.quarantineAfterCrashes == 3)
+        #expect(host.supervision.memoryLimitMegabytes == SupervisionSettings().memoryLimitMegabytes)
+        let plugin = try PluginConfig.parse(
+            "isolation: process\nsupervision:\n  deadline_ms: 40\n  memory_limit_mb: 128\n", name: "a", directory: "/p", path: "a.yaml")
+        let effective = host.supervision.applying(plugin.supervision)
+        #expect(effective.deadlineMilliseconds == 40 && effective.memoryLimitMegabytes == 128 && effective.quarantineAfterCrashes == 3)
+        // Written back the same way.
+        let again = try PluginConfig.parse(plugin.yamlText(directory: "/p"), name: "a", directory: "/p", path: "a.yaml")
+        #expect(again == plugin)
+    }
+
     @Test func defaultsToDisabledWithTheLibraryNamedAfterThePlugin() throws {
         let config = try PluginConfig.parse("", name: "age_verification", directory: "/p", path: "/p/age_verification.yaml")
+        #expect(config.isolation == .process)
         #expect(!config.enabled)
         #expect(config.libraryPath == "/p/age_verification.so")
         #expect(config.settings == .object([:]))
     }
 
     @Test func rejectsWhatIsNotAvailableOrWellFormed() throws {
-        let isolation = try #require(throws: ConfigError.self) { try PluginConfig.parse("isolation: process\n", name: "a", directory: "/p", path: "a.yaml") }
-        #expect(isolation.message.contains("not available in this version"))
+        let isolation = try #require(throws: ConfigError.self) { try PluginConfig.parse("isolation: sandbox\n", name: "a", directory: "/p", path: "a.yaml") }
+        #expect(isolation.message == "'isolation' must be one of: inprocess, process")
+        let limit = try #require(throws: ConfigError.self) {
+            try PluginConfig.parse("supervision:\n  deadline_ms: 0\n", name: "a", directory: "/p", path: "a.yaml")
+        }
+        #expect(limit.description.hasPrefix("a.yaml:2:") && limit.message.contains("deadline_ms"))
+        let unknownLimit = try #require(throws: ConfigError.self) {
+            try PluginConfig.parse("supervision:\n  dead_line_ms: 10\n", name: "a", directory: "/p", path: "a.yaml")
+        }
+        #expect(unknownLimit.message.contains("unknown key 'dead_line_ms'"))
         let pin = try #require(throws: ConfigError.self) { try PluginConfig.parse("sha256: abc\n", name: "a", directory: "/p", path: "a.yaml") }
         #expect(pin.message.contains("64 hexadecimal digits"))
         let unknown = try #require(throws: ConfigError.self) { try PluginConfig.parse("enabled: true\nenable: false\n", name: "a", directory: "/p", path: "a.yaml") }

@@ -18,7 +18,7 @@ import Testing
         #expect(swift.manifest.name == "basket_tally" && swift.manifest.version == "1.0.0")
         #expect(swift.manifest.subscriptions == ["ITEM_ADDED", "ITEM_REMOVED", "PAYMENT_PROCESSED"])
         #expect(swift.manifest.defaultSettings == .object(["large_basket_threshold": .number(100), "currency": .string("USD")]))
-        #expect(swift.schema != nil)
+        #expect(swift.description.schema != nil)
     }
 
     @Test func refusesWhatIsNotASharedObjectForThisMachine() throws {

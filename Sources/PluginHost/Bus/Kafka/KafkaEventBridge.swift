@@ -70,6 +70,11 @@ public final class KafkaEventBridge: PluginLifecycleObserver, @unchecked Sendabl
         feed?.detach(dispatcher)
     }
 
+    public func pluginSubscriptionsChanged(_ name: String, dispatcher: PluginDispatcher, subscriptions: [String]) {
+        let feed = lock.withLock { feeds[name] }
+        feed?.subscribe(subscriptions)
+    }
+
     /// Called for every event a dispatcher settles.
     public func settled(_ plugin: String, _ event: Event, _ settlement: Settlement) {
         guard settlement != .abandoned, let position = event.position else { return }
@@ -255,6 +260,11 @@ final class PluginFeed: ConsumerLoop, @unchecked Sendable {
 
     func attach(_ dispatcher: PluginDispatcher, subscriptions: [String], policy: PluginConfig.EnablePolicy) {
         state.withLock { $0 = (dispatcher, Set(subscriptions), policy) }
+    }
+
+    /// Takes other event types from now on (messages already read were judged by the old list).
+    func subscribe(_ subscriptions: [String]) {
+        state.withLock { $0.subscriptions = Set(subscriptions) }
     }
 
     /// Stops submitting (for shutdown), keeping the dispatcher so settlements still commit.

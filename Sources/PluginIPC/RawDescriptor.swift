@@ -1,0 +1,119 @@
+import PluginABI
+
+/// A plugin descriptor copied out of the plugin's memory field by field, without judging it:
+/// the worker sends it to the host, which validates it (PluginDescriptorValidator) exactly as
+/// it validates a descriptor loaded in-process.
+public struct RawDescriptor: Sendable, Equatable {
+    public var structSize: UInt32
+    public var abiMajor: UInt16
+    public var abiMinor: UInt16
+    /// Whether the fields below were read (the struct is large enough and of this ABI major).
+    public var complete: Bool = false
+    public var name: String?
+    public var version: String?
+    public var description: String?
+    /// nil when the pointer was NULL; at most `maximumSubscriptions + 1` entries are read.
+    public var subscriptions: [String]?
+    public var settingsSchema: String?
+    public var defaultSettings: String?
+    public var flags: UInt32 = 0
+    public var hasVTable = false
+    public var vtableSize: UInt32 = 0
+    public var hasCreate = false
+    public var hasDestroy = false
+    public var hasHandleEvent = false
+    public var hasReconfigure = false
+    public var hasQuery = false
+
+    public static let maximumSubscriptions = 1024
+    /// Size of the ABI 1.0 descriptor: the least a plugin of this major must provide.
+    public static let minimumSize = MemoryLayout<pos_plugin_descriptor>.size
+    public static let minimumVTableSize = MemoryLayout<pos_plugin_vtable>.size
+
+    public init(structSize: UInt32, abiMajor: UInt16, abiMinor: UInt16) {
+        self.structSize = structSize
+        self.abiMajor = abiMajor
+        self.abiMinor = abiMinor
+    }
+
+    /// Copies `descriptor`. Reads only what the declared size and ABI major make safe to read.
+    public init(reading descriptor: UnsafePointer<pos_plugin_descriptor>) {
+        // Size and version sit first in every version: read them before anything else.
+        let d = descriptor.pointee
+        self.init(structSize: d.struct_size, abiMajor: d.abi_major, abiMinor: d.abi_minor)
+        guard Int(d.struct_size) >= Self.minimumSize, d.abi_major == UInt16(POS_PLUGIN_ABI_MAJOR) else { return }
+        complete = true
+        name = d.name.map { String(cString: $0) }
+        version = d.version.map { String(cString: $0) }
+        description = d.description.map { String(cString: $0) }
+        if var cursor = d.subscriptions {
+            var list: [String] = []
+            while let entry = cursor.pointee, list.count <= Self.maximumSubscriptions {
+                list.append(String(cString: entry))
+                cursor += 1
+            }
+            subscriptions = list
+        }
+        settingsSchema = d.settings_schema.map { String(cString: $0) }
+        defaultSettings = d.default_settings.map { String(cString: $0) }
+        flags = d.flags
+        if let vtable = d.vtable {
+            hasVTable = true
+            vtableSize = vtable.pointee.struct_size
+            if Int(vtableSize) >= Self.minimumVTableSize {
+                let functions = vtable.pointee
+                hasCreate = functions.create != nil
+                hasDestroy = functions.destroy != nil
+                hasHandleEvent = functions.handle_event != nil
+                hasReconfigure = functions.reconfigure != nil
+                hasQuery = functions.query != nil
+            }
+        }
+    }
+
+    public func encode(into writer: inout WireWriter) {
+        writer.u32(structSize)
+        writer.u32(UInt32(abiMajor) << 16 | UInt32(abiMinor))
+        writer.bool(complete)
+        writer.optionalString(name)
+        writer.optionalString(version)
+        writer.optionalString(description)
+        writer.bool(subscriptions != nil)
+        if let subscriptions {
+            writer.u32(UInt32(subscriptions.count))
+            for entry in subscriptions { writer.string(entry) }
+        }
+        writer.optionalString(settingsSchema)
+        writer.optionalString(defaultSettings)
+        writer.u32(flags)
+        writer.u32(vtableSize)
+        for flag in [hasVTable, hasCreate, hasDestroy, hasHandleEvent, hasReconfigure, hasQuery] { writer.bool(flag) }
+    }
+
+    public init(from reader: inout WireReader) throws(WireError) {
+        let size = try reader.u32()
+        let version = try reader.u32()
+        self.init(structSize: size, abiMajor: UInt16(version >> 16), abiMinor: UInt16(version & 0xffff))
+        complete = try reader.bool()
+        name = try reader.optionalString()
+        self.version = try reader.optionalString()
+        description = try reader.optionalString()
+        if try reader.bool() {
+            let count = Int(try reader.u32())
+            guard count <= Self.maximumSubscriptions + 1 else { throw WireError("too many subscriptions") }
+            var list: [String] = []
+            for _ in 0..<count { list.append(try reader.string()) }
+            subscriptions = list
+        }
+        settingsSchema = try reader.optionalString()
+        defaultSettings = try reader.optionalString()
+        flags = try reader.u32()
+        vtableSize = try reader.u32()
+        hasVTable = try reader.bool()
+        hasCreate = try reader.bool()
+        hasDestroy = try reader.bool()
+        hasHandleEvent = try reader.bool()
+        hasReconfigure = try reader.bool()
+        hasQuery = try reader.bool()
+    }
+}
