@@ -27,7 +27,8 @@ public final class WorkerPluginInstance: PluginInstance, @unchecked Sendable {
     let onQuarantine: @Sendable (String) -> Void
     private let callLock = NSLock()
     private let described: Mutex<PluginDescription>
-    private var library: (path: String, sha256: String?)
+    /// The library's path as configured, and the snapshot its workers load (see LibrarySnapshots).
+    private var library: (path: String, snapshot: String)
     private var settings: JSONValue
     private var worker: WorkerProcess?
     private var history: CrashHistory
@@ -53,7 +54,7 @@ public final class WorkerPluginInstance: PluginInstance, @unchecked Sendable {
         self.worker = started.worker
         self.described = Mutex(started.description)
         self.settings = started.settings
-        self.library = (path, sha256)
+        self.library = (path, started.snapshot)
     }
 
     public var manifest: PluginManifest { described.withLock { $0.manifest } }
@@ -70,6 +71,7 @@ public final class WorkerPluginInstance: PluginInstance, @unchecked Sendable {
         var worker: WorkerProcess
         var description: PluginDescription
         var settings: JSONValue
+        var snapshot: String
     }
 
     /// Loads the plugin into a fresh worker and creates its instance: the path of a first start,
@@ -78,7 +80,8 @@ public final class WorkerPluginInstance: PluginInstance, @unchecked Sendable {
         name: String?, path: String, sha256: String?, settings source: SettingsSource?, context: PluginRuntimeContext?,
         supervision: SupervisionSettings
     ) throws(PluginLoadError) -> Started {
-        try PluginLoader.preflight(path: path, sha256: sha256)
+        try PluginLoader.preflight(path: path, sha256: nil)
+        let snapshot = try LibrarySnapshots.store(path, pin: sha256)
         let worker: WorkerProcess
         do { worker = try WorkerProcess.spawn(settings: supervision) } catch { throw PluginLoadError(.crashed, path: path, error.description) }
         var succeeded = false
@@ -107,7 +110,7 @@ public final class WorkerPluginInstance: PluginInstance, @unchecked Sendable {
         }
 
         var load = FrameChannel.frame(HostMessage.load.rawValue)
-        load.string(path)
+        load.string(snapshot)
         do { try worker.channel.send(load) } catch { throw lost("loading") }
         guard case (let message, var reader)? = receive() else { throw lost("loading") }
         let description: PluginDescription
@@ -129,7 +132,7 @@ public final class WorkerPluginInstance: PluginInstance, @unchecked Sendable {
         if let name { try PluginLoader.checkName(description.manifest.name, expected: name, path: path) }
         guard let source, let context else {
             succeeded = true
-            return Started(worker: worker, description: description, settings: .object([:]))
+            return Started(worker: worker, description: description, settings: .object([:]), snapshot: snapshot)
         }
         let settings: JSONValue
         switch source {
@@ -159,7 +162,7 @@ public final class WorkerPluginInstance: PluginInstance, @unchecked Sendable {
                         throw PluginLoadError(.createFailed, path: path, "create failed: its initial state could not be stored: \(error)")
                     }
                     succeeded = true
-                    return Started(worker: worker, description: description, settings: settings)
+                    return Started(worker: worker, description: description, settings: settings, snapshot: snapshot)
                 default:
                     throw WireError("unexpected message \(message)")
                 }
@@ -228,7 +231,7 @@ public final class WorkerPluginInstance: PluginInstance, @unchecked Sendable {
         let started = FrameChannel.monotonicNanoseconds()
         do {
             let launched = try Self.launch(
-                name: name, path: library.path, sha256: library.sha256, settings: .effective(settings), context: context, supervision: supervision)
+                name: name, path: library.snapshot, sha256: nil, settings: .effective(settings), context: context, supervision: supervision)
             worker = launched.worker
             restarts += 1
             counters.restarts.add(1, ordering: .relaxed)
@@ -492,7 +495,7 @@ public final class WorkerPluginInstance: PluginInstance, @unchecked Sendable {
         callLock.lock()
         let old = worker
         worker = started.worker
-        library = (path, sha256)
+        library = (path, started.snapshot)
         settings = started.settings
         described.withLock { $0 = started.description }
         history = CrashHistory(settings: supervision)

@@ -202,6 +202,10 @@ public final class PluginRegistry: @unchecked Sendable {
             return PluginChange(plugin: name, action: .restarted)
         }
 
+        if slot.state == .quarantined && slot.config == desired && FileIdentity(path: desired.libraryPath) == slot.libraryIdentity {
+            // Only pluginctl restart (or a change of its configuration or library) ends quarantine.
+            return PluginChange(plugin: name, action: .unchanged)
+        }
         let wasDisabled = slot.state == .disabled && slots[name] != nil
         slot.config = desired
         do {
