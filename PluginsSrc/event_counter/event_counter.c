@@ -17,6 +17,9 @@
 
 /* Several counters can run side by side under different names (the benchmark does):
  * build with -DEVENT_COUNTER_NAME='"counter_2"'. */
+#ifndef EVENT_COUNTER_VERSION
+#define EVENT_COUNTER_VERSION "1.0.0"
+#endif
 #ifndef EVENT_COUNTER_NAME
 #define EVENT_COUNTER_NAME "event_counter"
 #endif
@@ -202,7 +205,7 @@ static const pos_plugin_descriptor descriptor = {
     .abi_major = POS_PLUGIN_ABI_MAJOR,
     .abi_minor = POS_PLUGIN_ABI_MINOR,
     .name = EVENT_COUNTER_NAME,
-    .version = "1.0.0",
+    .version = EVENT_COUNTER_VERSION,
     .description = "Counts events per type (example plugin in plain C)",
     .subscriptions = subscriptions,
     .settings_schema = settings_schema,

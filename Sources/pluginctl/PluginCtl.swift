@@ -25,7 +25,7 @@ struct PluginCtl: ParsableCommand {
             did not answer in time.
             """,
         version: HostRuntime.version,
-        subcommands: [List.self, Status.self, Enable.self, Disable.self, Config.self, Inspect.self, Reload.self, Query.self])
+        subcommands: [List.self, Status.self, Enable.self, Disable.self, Restart.self, Upgrade.self, Config.self, Inspect.self, Reload.self, Query.self])
 }
 
 /// Options every subcommand shares.

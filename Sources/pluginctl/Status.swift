@@ -35,12 +35,13 @@ struct Status: ParsableCommand {
         let rows = status.plugins.map { plugin -> [String] in
             let m = plugin.metrics
             return [
-                plugin.name, plugin.state.rawValue, plugin.version ?? "-", "\(m.received)", "\(m.handled)", "\(m.retried)", "\(m.deadLettered)",
+                plugin.name, plugin.state.rawValue, plugin.worker?.health.rawValue ?? (plugin.isolation == "inprocess" ? "in-process" : "-"),
+                plugin.version ?? "-", "\(m.received)", "\(m.handled)", "\(m.retried)", "\(m.deadLettered)",
                 plugin.handledPerSecond.map { String(format: "%.1f", $0) } ?? "-", "\(m.queueDepth)", plugin.lag.map(String.init) ?? "-", Self.micros(m.latency.p50Microseconds), Self.micros(m.latency.p99Microseconds),
                 plugin.configError.map { "settings file rejected: \($0)" } ?? plugin.lastError ?? "",
             ]
         }
-        print(table(["PLUGIN", "STATE", "VERSION", "RECEIVED", "HANDLED", "RETRIED", "DLQ", "RATE/S", "QUEUE", "LAG", "P50", "P99", "LAST ERROR"], rows))
+        print(table(["PLUGIN", "STATE", "HEALTH", "VERSION", "RECEIVED", "HANDLED", "RETRIED", "DLQ", "RATE/S", "QUEUE", "LAG", "P50", "P99", "LAST ERROR"], rows))
     }
 
     static func micros(_ value: Double) -> String {
@@ -61,6 +62,12 @@ struct Status: ParsableCommand {
             "events:        \(m.received) received, \(m.handled) handled, \(m.retried) retried, \(m.failed) failed calls, \(m.deadLettered) dead-lettered, \(m.abandoned) abandoned, \(m.queueDepth) queued",
             "latency:       p50 \(Self.micros(m.latency.p50Microseconds)), p99 \(Self.micros(m.latency.p99Microseconds)), max \(Self.micros(m.latency.maxMicroseconds)) over \(m.latency.count) calls",
         ]
+        if let worker = plugin.worker {
+            lines.append(
+                "worker:        \(worker.pid.map { "pid \($0)" } ?? "not running"), \(worker.health.rawValue), \(worker.crashes) crashes, \(worker.restarts) restarts"
+                    + (worker.residentKilobytes.map { ", \($0 / 1024) MB resident" } ?? ""))
+            if let crash = worker.lastCrash { lines.append("last crash:    \(crash)") }
+        }
         if !m.counters.isEmpty { lines.append("counters:      " + m.counters.keys.sorted().map { "\($0)=\(m.counters[$0]!)" }.joined(separator: ", ")) }
         if let error = plugin.lastError { lines.append("last error:    \(error)") }
         if let error = plugin.configError { lines.append("config error:  \(error) (last good settings in force)") }

@@ -8,6 +8,8 @@ public struct ControlRequest: Codable, Sendable, Equatable {
         case reload
         /// Run a plugin query: `plugin`, `query`, `request` (JSON text).
         case query
+        /// Start `plugin` again from scratch (a new worker, a clean crash history): ends quarantine.
+        case restart
     }
 
     public var command: Command
@@ -30,13 +32,16 @@ public struct ControlResponse: Codable, Sendable, Equatable {
     public var reload: ReloadReport?
     /// Query answer as text (JSON by convention).
     public var answer: String?
+    /// What a restart did.
+    public var change: PluginChange?
 
-    public init(ok: Bool, error: String? = nil, status: HostStatus? = nil, reload: ReloadReport? = nil, answer: String? = nil) {
+    public init(ok: Bool, error: String? = nil, status: HostStatus? = nil, reload: ReloadReport? = nil, answer: String? = nil, change: PluginChange? = nil) {
         self.ok = ok
         self.error = error
         self.status = status
         self.reload = reload
         self.answer = answer
+        self.change = change
     }
 }
 

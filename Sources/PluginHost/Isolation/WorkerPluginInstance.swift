@@ -490,7 +490,13 @@ public final class WorkerPluginInstance: PluginInstance, @unchecked Sendable {
     /// Starts a worker with the library at `path`, and switches to it once it is created; the
     /// old worker finishes the call in progress and is retired. If anything fails the old
     /// worker keeps running and the error says why.
-    public func upgrade(path: String, sha256: String?, overrides: JSONValue) throws(PluginLoadError) -> PluginDescription {
+    /// Returns nil when the file holds the build that already runs (nothing to do).
+    public func upgrade(path: String, sha256: String?, overrides: JSONValue) throws(PluginLoadError) -> PluginDescription? {
+        let running = callLock.withLock { library.snapshot }
+        if try LibrarySnapshots.store(path, pin: sha256) == running {
+            callLock.withLock { library.path = path }
+            return nil
+        }
         let started = try Self.launch(name: name, path: path, sha256: sha256, settings: .overrides(overrides), context: context, supervision: supervision)
         callLock.lock()
         let old = worker

@@ -224,7 +224,11 @@ public final class PluginRegistry: @unchecked Sendable {
     private func upgrade(_ slot: inout Slot, _ worker: WorkerPluginInstance, to desired: PluginConfig) -> PluginChange {
         let name = desired.name
         do {
-            let description = try worker.upgrade(path: desired.libraryPath, sha256: desired.sha256, overrides: desired.settings)
+            guard let description = try worker.upgrade(path: desired.libraryPath, sha256: desired.sha256, overrides: desired.settings) else {
+                slot.config = desired
+                slot.libraryIdentity = FileIdentity(path: desired.libraryPath)
+                return PluginChange(plugin: name, action: .unchanged, detail: "the same build already runs")
+            }
             let subscriptionsChanged = (slot.config.subscriptions ?? slot.description?.manifest.subscriptions) != (desired.subscriptions ?? description.manifest.subscriptions)
             slot.config = desired
             slot.description = description

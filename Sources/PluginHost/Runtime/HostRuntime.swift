@@ -230,6 +230,10 @@ public final class HostRuntime: @unchecked Sendable {
             case .unknownQuery(let detail): return ControlResponse(ok: false, error: "unknown query: \(detail)")
             case .failed(let reason): return ControlResponse(ok: false, error: reason)
             }
+        case .restart:
+            guard let plugin = request.plugin else { return ControlResponse(ok: false, error: "restart needs a plugin") }
+            let change = registry.restart(plugin)
+            return ControlResponse(ok: change.action == .restarted, error: change.action == .restarted ? nil : change.detail, change: change)
         }
     }
 

@@ -53,6 +53,41 @@ import Testing
         #expect(host.finish() == 0)
     }
 
+    @Test func pluginctlUpgradesAndRestartsWorkersAndWorkersDieWithTheHost() throws {
+        let host = try HostProcess(label: "workers")
+        try host.start()
+        host.send((0..<10).map { HostProcess.itemAdded($0) })
+        #expect(TestSupport.eventually { (try? host.plugin("event_counter")?.metrics.handled) == 10 })
+        let table = try host.pluginctl("status")
+        #expect(table.output.split(separator: "\n").contains { $0.hasPrefix("event_counter") && $0.contains("healthy") })
+        #expect(try host.pluginctl("status", "event_counter").output.contains("worker:        pid "))
+
+        // A file that is another plugin is refused before anything is touched.
+        let wrong = try host.pluginctl("upgrade", "event_counter", try TestSupport.buildFixture(into: host.directory))
+        #expect(wrong.status == 65 && wrong.output.contains("is the plugin 'fixture', not event_counter"))
+        // The same build: nothing to do.
+        let same = try host.pluginctl("upgrade", "basket_tally", TestSupport.product("libbasket_tally.so"))
+        #expect(same.status == 0 && same.output.contains("basket_tally already runs this build"), "\(same.output)")
+        // A new version takes over; its state (the counts) carries on.
+        let next = try TestSupport.compilePlugin(
+            "PluginsSrc/event_counter/event_counter.c", defines: [#"EVENT_COUNTER_VERSION="1.1.0""#], output: host.directory + "/event_counter-1.1.so")
+        let upgraded = try host.pluginctl("upgrade", "event_counter", next)
+        #expect(upgraded.status == 0 && upgraded.output.contains("event_counter upgraded: version 1.1.0"), "\(upgraded.output)")
+        host.send((10..<15).map { HostProcess.itemAdded($0) })
+        #expect(TestSupport.eventually { (try? host.pluginctl("query", "event_counter", "counts").output) == #"{"ITEM_ADDED":15}"# + "\n" })
+
+        let restart = try host.pluginctl("restart", "event_counter")
+        #expect(restart.status == 0 && restart.output.contains("event_counter restarted"))
+        #expect(try host.pluginctl("restart", "nothing_here").status == 70)
+
+        // SIGKILL leaves no time to stop workers: they must die with the host on their own.
+        let workers = try host.status().plugins.compactMap { $0.worker?.pid }
+        #expect(workers.count == 2)
+        host.expectingFailure = true
+        #expect(host.terminate(signal: SIGKILL) == SIGKILL)
+        #expect(TestSupport.eventually { workers.allSatisfy { kill(pid_t($0), 0) != 0 } })
+    }
+
     @Test func togglingWithPluginctlWhileEventsFlow() throws {
         let host = try HostProcess(label: "toggle")
         try host.start()
