@@ -13,6 +13,8 @@ public final class FrameChannel {
     public static let maximumFrameBytes = 64 << 20
     private var buffer: [UInt8] = []
     private var consumed = 0
+    /// Frames queued by `enqueue`, sent together by the next `flush` or `send`.
+    private var outgoing: [UInt8] = []
 
     public init(descriptor: Int32) { self.descriptor = descriptor }
 
@@ -32,15 +34,32 @@ public final class FrameChannel {
         return writer
     }
 
-    /// Sends a frame built with ``frame(_:capacity:)``. Never raises SIGPIPE.
+    /// Sends a frame built with ``frame(_:capacity:)``, after any queued ones. Never raises SIGPIPE.
     public func send(_ frame: WireWriter) throws(WireError) {
-        var bytes = frame.bytes
-        let length = UInt32(bytes.count - 4)
-        for index in 0..<4 { bytes[index] = UInt8(truncatingIfNeeded: length >> (8 * UInt32(index))) }
-        try sendAll(bytes)
+        enqueue(frame)
+        try flush()
     }
 
     public func send(_ kind: UInt8) throws(WireError) { try send(Self.frame(kind, capacity: 0)) }
+
+    /// Queues a frame to go with the next `flush` or `send`: one system call for many frames.
+    public func enqueue(_ frame: WireWriter) {
+        let start = outgoing.count
+        outgoing.append(contentsOf: frame.bytes)
+        let length = UInt32(frame.bytes.count - 4)
+        for index in 0..<4 { outgoing[start + index] = UInt8(truncatingIfNeeded: length >> (8 * UInt32(index))) }
+    }
+
+    public func enqueue(_ kind: UInt8) { enqueue(Self.frame(kind, capacity: 0)) }
+
+    public var hasQueuedFrames: Bool { !outgoing.isEmpty }
+
+    /// Sends every queued frame.
+    public func flush() throws(WireError) {
+        guard !outgoing.isEmpty else { return }
+        defer { outgoing.removeAll(keepingCapacity: outgoing.count < 1 << 20) }
+        try sendAll(outgoing)
+    }
 
     private func sendAll(_ bytes: [UInt8]) throws(WireError) {
         var offset = 0

@@ -6,8 +6,11 @@ public enum HostMessage: UInt8, Sendable {
     case load = 1
     /// `string settings, i64 clock` -> done (with the writes of create)
     case create = 2
-    /// `u32 count, count x event` -> count' x eventResult (stopping after the first that is not
-    /// ok), then batchEnd
+    /// `u32 flush interval in microseconds, u32 count, count x event` -> count' x eventResult
+    /// (stopping after the first that is not ok), then batchEnd. The worker sends results
+    /// together at the end, or earlier once the interval has passed since its last send (so a
+    /// silence longer than the host's deadline means one event is taking that long), and always
+    /// before a service request (so the host's state is current when it answers).
     case batch = 3
     /// `string name, data request, i64 clock` -> answer
     case query = 4

@@ -118,6 +118,7 @@ final class WorkerLoop {
     }
 
     private func handleBatch(_ reader: inout WireReader) throws {
+        let flushInterval = UInt64(try reader.u32()) * 1000
         let count = Int(try reader.u32())
         var events: [WireEvent] = []
         events.reserveCapacity(count)
@@ -128,6 +129,7 @@ final class WorkerLoop {
             try channel.send(frame)
             return try channel.send(WorkerMessage.batchEnd.rawValue)
         }
+        var lastFlush = FrameChannel.monotonicNanoseconds()
         for event in events {
             let call = WorkerCall(kind: .handleEvent, clock: event.clockMilliseconds)
             let started = FrameChannel.monotonicNanoseconds()
@@ -148,7 +150,11 @@ final class WorkerLoop {
             } else {
                 EventResult(outcome: outcome, message: message, nanoseconds: elapsed, effects: CallEffects()).encode(into: &frame)
             }
-            try channel.send(frame)
+            channel.enqueue(frame)
+            if started + elapsed - lastFlush >= flushInterval {
+                try channel.flush()
+                lastFlush = FrameChannel.monotonicNanoseconds()
+            }
             if outcome != .handled { break }
         }
         try channel.send(WorkerMessage.batchEnd.rawValue)

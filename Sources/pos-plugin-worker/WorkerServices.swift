@@ -132,7 +132,12 @@ final class WorkerServices {
         var frame = FrameChannel.frame(WorkerMessage.log.rawValue, capacity: message.utf8.count + 8)
         frame.u8(level)
         frame.string(message)
-        do { try channel.send(frame) } catch { exit(0) }
+        // With the call's results, in order; warnings and errors at once, so they survive a crash.
+        if level >= UInt8(POS_LOG_WARNING.rawValue) {
+            do { try channel.send(frame) } catch { exit(0) }
+        } else {
+            channel.enqueue(frame)
+        }
     }
 
     // MARK: - The C table

@@ -35,6 +35,9 @@ public final class WorkerPluginInstance: PluginInstance, @unchecked Sendable {
     private var restartNotBefore: UInt64 = 0
     private var restarts = 0
     private var currentEvent: Event?
+    /// After a crash that could not be pinned on one event, this many events go one per batch,
+    /// so the next crash names its event exactly (and only then spends one of its attempts).
+    private var carefulEvents = 0
     private let counters = WorkerCounters()
 
     /// Starts a worker for `path`, checks its descriptor (it must name plugin `name`) and
@@ -333,10 +336,13 @@ public final class WorkerPluginInstance: PluginInstance, @unchecked Sendable {
         case .live(let live): worker = live
         }
         if shouldStop() { return [] }
+        let careful = carefulEvents > 0
+        let sent = careful ? events.prefix(1) : events
         let clock = context.clock.nowMilliseconds()
-        var frame = FrameChannel.frame(HostMessage.batch.rawValue, capacity: events.reduce(64) { $0 + $1.payload.count + $1.id.utf8.count + 96 })
-        frame.u32(UInt32(events.count))
-        for (event, attempt) in zip(events, attempts) {
+        var frame = FrameChannel.frame(HostMessage.batch.rawValue, capacity: sent.reduce(64) { $0 + $1.payload.count + $1.id.utf8.count + 96 })
+        frame.u32(UInt32(max(1, min(10_000, supervision.deadlineMilliseconds * 1000 / 4))))
+        frame.u32(UInt32(sent.count))
+        for (event, attempt) in zip(sent, attempts) {
             WireEvent(
                 id: event.id, type: event.type, key: event.key, timeMilliseconds: event.timeMilliseconds, payload: event.payload,
                 attempt: UInt32(clamping: attempt), clockMilliseconds: clock
@@ -356,19 +362,28 @@ public final class WorkerPluginInstance: PluginInstance, @unchecked Sendable {
         while true {
             switch next(from: worker, deadline: eventDeadline) {
             case .lost(let timedOut):
-                guard index < events.endIndex, !commitFailed else {
+                guard index < sent.endIndex, !commitFailed else {
                     _ = lose(worker, "after its last result", since: sentAt, timedOut: timedOut)
                     return reports
                 }
-                let reason = lose(worker, "while handling event \(events[index].id)", since: sentAt, timedOut: timedOut)
-                reports.append(HandleReport(outcome: .retry(reason), nanoseconds: FrameChannel.monotonicNanoseconds() - sentAt))
+                let unreported = sent.endIndex - index
+                if unreported == 1 {
+                    let reason = lose(worker, "while handling event \(events[index].id)", since: sentAt, timedOut: timedOut)
+                    reports.append(HandleReport(outcome: .retry(reason), nanoseconds: FrameChannel.monotonicNanoseconds() - sentAt))
+                } else {
+                    // Results travel together: which of these events it was is not known yet.
+                    let reason = lose(worker, "during a batch of \(unreported) unreported events", since: sentAt, timedOut: timedOut)
+                    carefulEvents = unreported
+                    reports.append(HandleReport(outcome: .unavailable(reason, retryAfterMilliseconds: history.backoffMilliseconds), nanoseconds: 0))
+                }
                 return reports
             case .frame(.batchEnd, _):
                 if commitFailed { try? worker.channel.send(HostMessage.forgetCache.rawValue) }
                 if reports.contains(where: { $0.outcome == .handled }) { history.recordProgress() }
+                if careful { carefulEvents -= reports.count }
                 return reports
             case .frame(.eventResult, var reader):
-                guard index < events.endIndex, let result = try? EventResult(from: &reader) else {
+                guard index < sent.endIndex, let result = try? EventResult(from: &reader) else {
                     let reason = lose(worker, "(it sent a malformed or extra result)", since: sentAt, timedOut: false)
                     context.logger.error("\(reason)")
                     return reports
@@ -388,7 +403,7 @@ public final class WorkerPluginInstance: PluginInstance, @unchecked Sendable {
                     reports.append(HandleReport(outcome: outcome, nanoseconds: result.nanoseconds))
                 }
                 index += 1
-                currentEvent = index < events.endIndex ? events[index] : nil
+                currentEvent = index < sent.endIndex ? events[index] : nil
                 eventDeadline = deadline()
                 sentAt = FrameChannel.monotonicNanoseconds()
             case .frame(let other, _):

@@ -31,6 +31,10 @@ public final class PrometheusExporter: Sendable {
         "pos_plugin_handler_latency_seconds": "Handler latency quantiles (from fixed buckets)",
         "pos_plugin_consumer_lag": "Events on the bus not yet committed for the plugin",
         "pos_plugin_counter_total": "Counters the plugin keeps itself (metric_add)",
+        "pos_plugin_worker_crashes_total": "Crashes (and deadline kills) of the plugin's worker process",
+        "pos_plugin_worker_restarts_total": "Restarts of the plugin's worker process",
+        "pos_plugin_health": "Worker health: 0 healthy, 1 degraded, 2 quarantined",
+        "pos_plugin_worker_resident_bytes": "Resident memory of the plugin's worker process",
     ]
 
     /// The metrics text for `status` and `rates` (events handled per second, per plugin).
@@ -74,6 +78,12 @@ public final class PrometheusExporter: Sendable {
                 gauge("pos_plugin_handler_latency_seconds", labels + [("quantile", "0.5")], m.latency.p50Microseconds / 1e6)
                 gauge("pos_plugin_handler_latency_seconds", labels + [("quantile", "0.99")], m.latency.p99Microseconds / 1e6)
                 if let lag = plugin.lag { gauge("pos_plugin_consumer_lag", labels, Double(lag)) }
+                if let worker = plugin.worker {
+                    count("pos_plugin_worker_crashes_total", labels, worker.crashes)
+                    count("pos_plugin_worker_restarts_total", labels, worker.restarts)
+                    gauge("pos_plugin_health", labels, worker.health == .healthy ? 0 : worker.health == .degraded ? 1 : 2)
+                    if let rss = worker.residentKilobytes { gauge("pos_plugin_worker_resident_bytes", labels, Double(rss * 1024)) }
+                }
                 for (name, value) in m.counters {
                     count("pos_plugin_counter_total", labels + [("name", name)], Int(value))
                 }

@@ -72,7 +72,9 @@ import Testing
         #expect(emitted.events.filter { $0.source == "plugin:fixture" }.count == 19)
 
         let worker = try #require(status(host, "fixture")?.worker)
-        #expect(worker.crashes == 3 && worker.restarts == 3 && worker.health == .degraded)
+        // Three attempts, plus one more crash when the first came in a batch whose results had
+        // not been sent yet (the worker then replays events one at a time to name the culprit).
+        #expect((3...4).contains(worker.crashes) && worker.restarts == worker.crashes && worker.health == .degraded, "\(worker)")
         #expect(worker.lastCrash?.contains(misbehaviour.expected) == true)
         #expect(status(host, "fixture")?.state == .running)
         host.shutdown(drain: false)
@@ -103,7 +105,7 @@ import Testing
         // allocation at the limit is a fatal error too.
         let expected = misbehaviour == .hang ? "deadline of 300 ms exceeded" : "killed by SIG"
         #expect(letter.error.contains(expected), "\(letter.error)")
-        #expect(status(host, "misbehaving_swift")?.worker?.crashes == 3)
+        #expect((3...4).contains(status(host, "misbehaving_swift")?.worker?.crashes ?? 0))
         host.shutdown(drain: false)
     }
 
@@ -145,6 +147,8 @@ import Testing
         #expect(TestSupport.eventually { status(host, "fixture")?.state == .quarantined })
         let quarantined = try #require(status(host, "fixture"))
         #expect(quarantined.worker?.health == .quarantined && quarantined.worker?.crashes == 4)
+        // Whichever way the first crash came (alone or in a batch), no event but the first was
+        // charged an attempt: event 1 used its three, the fourth crash quarantined.
         #expect(quarantined.lastError?.contains("pluginctl restart fixture") == true)
         #expect(quarantined.lastError?.contains("killed by SIGSEGV") == true)
         host.drain()
