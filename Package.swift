@@ -40,6 +40,9 @@ let package = Package(
         .systemLibrary(
             name: "CRdKafka", path: "Sources/CRdKafka", pkgConfig: "rdkafka",
             providers: [.apt(["librdkafka-dev"])]),
+        .systemLibrary(
+            name: "CLibPQ", path: "Sources/CLibPQ", pkgConfig: "libpq",
+            providers: [.apt(["libpq-dev"])]),
         // Wrappers for the librdkafka calls Swift cannot make (variadic functions).
         .target(name: "KafkaShim", dependencies: ["CRdKafka"], linkerSettings: [.linkedLibrary("rdkafka")]),
 
@@ -52,7 +55,7 @@ let package = Package(
         .target(
             name: "PluginHost",
             dependencies: [
-                "PluginABI", "PluginIPC", "CYAML", "CRdKafka", "KafkaShim",
+                "PluginABI", "PluginIPC", "CYAML", "CRdKafka", "KafkaShim", "CLibPQ",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Prometheus", package: "swift-prometheus"),

@@ -72,8 +72,11 @@ func readSettingsFile(_ name: String, _ config: HostConfig) throws -> (config: P
 func change(name: String, key: String, to value: JSONValue?, common: Common) throws {
     let config = try common.hostConfig()
     var file = try readSettingsFile(name, config)
+    let database = DatabaseAdmin.store(config)
+    // With a database, its row is the current configuration.
+    let row = try database.flatMap { try $0.rows()[name] }
     let updated: JSONValue
-    do { updated = try PluginSettingsFile.setting(file.config.settings, keyPath: key, to: value) } catch { fail("\(error)", Exit.dataError) }
+    do { updated = try PluginSettingsFile.setting(row?.settings ?? file.config.settings, keyPath: key, to: value) } catch { fail("\(error)", Exit.dataError) }
 
     // Check against the schema the plugin itself declares, loaded in a throwaway process.
     let expected: JSONValue
@@ -89,6 +92,13 @@ func change(name: String, key: String, to value: JSONValue?, common: Common) thr
             }
         }
         expected = merged
+    }
+    if let database {
+        let defaults = file.config
+        try DatabaseAdmin.write(database, name: name, common: common) { current in
+            (current?.enabled ?? defaults.enabled, current?.isolation ?? defaults.isolation, updated)
+        }
+        return
     }
     file.config.settings = updated
     try PluginSettingsFile.write(file.config, directory: config.pluginsDirectory, header: file.header)

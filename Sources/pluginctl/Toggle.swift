@@ -35,6 +35,16 @@ func setEnabled(_ enabled: Bool, name: String, common: Common) throws {
         }
         file = (PluginConfig(name: name, enabled: false, libraryPath: directory + "/" + name + ".so"), "# \(name): settings file created by pluginctl")
     }
+    if let store = DatabaseAdmin.store(config) {
+        if !FileManager.default.fileExists(atPath: PluginSettingsFile.path(name: name, directory: directory)) {
+            try PluginSettingsFile.write(file.config, directory: directory, header: file.header)  // tells hosts where the library is
+        }
+        let defaults = file.config
+        try DatabaseAdmin.write(store, name: name, common: common) { row in
+            (enabled, row?.isolation ?? defaults.isolation, row?.settings ?? defaults.settings)
+        }
+        return
+    }
     file.config.enabled = enabled
     try PluginSettingsFile.write(file.config, directory: directory, header: file.header)
     confirm(name: name, expect: enabled ? .running : .disabled, config: config, common: common, edited: PluginSettingsFile.path(name: name, directory: directory))

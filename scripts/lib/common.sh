@@ -22,13 +22,13 @@ ensure_packages() {
 
 # The system packages every build needs (libyaml for config, a C compiler for C plugins).
 ensure_build_packages() {
-    ensure_packages libyaml-dev librdkafka-dev pkg-config gcc libc6-dev
+    ensure_packages libyaml-dev librdkafka-dev libpq-dev pkg-config gcc libc6-dev
 }
 
 # What the tests need beyond the build (systemd-analyze verifies the unit file).
 ensure_test_packages() {
     ensure_build_packages
-    ensure_packages systemd kcat
+    ensure_packages systemd kcat postgresql
 }
 
 # Build configuration (debug or release) and where SwiftPM puts products.

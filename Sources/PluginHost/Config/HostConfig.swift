@@ -8,6 +8,11 @@ public struct HostConfig: Sendable, Equatable {
     public var emittedEventsFile: String
     public var logLevel: String
     public var dispatch: DispatchDefaults
+    /// PostgreSQL connection string (libpq keywords or a postgresql:// URL): with it, plugin
+    /// state is durable and plugin configuration lives in the database.
+    public var databaseURL: String?
+    /// How long startup waits for an unreachable database before giving up.
+    public var databaseConnectTimeoutSeconds = 30
     /// Defaults for worker processes (a plugin's settings file may override each key).
     public var supervision = SupervisionSettings()
     public var maxEventBytes: Int
@@ -66,7 +71,7 @@ public struct HostConfig: Sendable, Equatable {
             dispatch: DispatchDefaults(), maxEventBytes: 1 << 20)
     }
 
-    static let topLevelKeys = ["plugins_dir", "control_socket", "dead_letter_file", "emitted_events_file", "log_level", "metrics_listen", "dispatch", "supervision", "events", "kafka"]
+    static let topLevelKeys = ["plugins_dir", "control_socket", "dead_letter_file", "emitted_events_file", "log_level", "metrics_listen", "dispatch", "supervision", "events", "kafka", "database"]
     static let kafkaKeys = ["bootstrap_servers", "topics", "group_prefix", "dead_letter_suffix", "emit_topic", "fetch_wait_ms", "embedded_partitions", "properties"]
     static let dispatchKeys = ["queue_capacity", "lanes", "max_attempts", "backoff_initial_ms", "backoff_max_ms", "batch_size"]
 
@@ -103,6 +108,21 @@ public struct HostConfig: Sendable, Equatable {
             if let value = try dispatch.integer("batch_size", in: 1...1024) { defaults.batchSize = value }
             try dispatch.rejectUnknownKeys(allowed: dispatchKeys)
             config.dispatch = defaults
+        }
+        if var section = try root.section("database") {
+            if let node = section.raw("url") {
+                guard var url = node.jsonValue.stringValue, !url.isEmpty else { throw ConfigError("'url' must be a connection string", at: node.mark) }
+                if url.hasPrefix("env:") {
+                    let variable = String(url.dropFirst(4))
+                    guard let value = ProcessInfo.processInfo.environment[variable], !value.isEmpty else {
+                        throw ConfigError("'url' names the environment variable \(variable), which is not set", at: node.mark)
+                    }
+                    url = value
+                }
+                config.databaseURL = url
+            }
+            if let value = try section.integer("connect_timeout_s", in: 0...3600) { config.databaseConnectTimeoutSeconds = value }
+            try section.rejectUnknownKeys(allowed: ["url", "connect_timeout_s"])
         }
         if var section = try root.section("supervision") {
             config.supervision = config.supervision.applying(try SupervisionSettings.overrides(from: &section))

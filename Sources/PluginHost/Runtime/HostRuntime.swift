@@ -30,6 +30,49 @@ public final class HostRuntime: @unchecked Sendable {
     private let exporter = PrometheusExporter()
     /// The Kafka side, when `kafka:` is configured.
     public let kafka: KafkaConnection?
+    /// The database side, when `database:` is configured.
+    public let database: DatabaseConnection?
+    private var configListener: PostgresConfigListener?
+
+    /// The configuration store and durable state in PostgreSQL.
+    public final class DatabaseConnection: Sendable {
+        public let pool: PostgresPool
+        public let configStore: PostgresConfigStore
+        /// This host's identity in `pos_host_instances`.
+        public let hostID: String
+
+        init(pool: PostgresPool, hostID: String) {
+            self.pool = pool
+            self.configStore = PostgresConfigStore(pool: pool)
+            self.hostID = hostID
+        }
+
+        /// Connects (retrying with backoff for up to `timeout` seconds, logging why) and
+        /// migrates the schema.
+        static func open(url: String, timeout: Int, logger: Logger) throws -> DatabaseConnection {
+            let deadline = Date(timeIntervalSinceNow: Double(timeout))
+            var delay = 0.2
+            while true {
+                do {
+                    let pool = try PostgresPool(conninfo: url, size: 4, logger: logger)
+                    let applied = try pool.with { try PostgresSchema.migrate($0) }
+                    if !applied.isEmpty { logger.notice("database schema migrated", metadata: ["versions": .string(applied.map(String.init).joined(separator: ","))]) }
+                    // Host name and pid for people, a random tag so two runtimes in one process differ.
+                    let tag = String(UInt32.random(in: 0...UInt32.max), radix: 36)
+                    return DatabaseConnection(pool: pool, hostID: "\(ProcessInfo.processInfo.hostName):\(getpid()):\(tag)")
+                } catch let error as PostgresError where !error.isConnectionFailure {
+                    throw HostError("the database refused the host's schema: \(error)")
+                } catch {
+                    guard Date() < deadline else {
+                        throw HostError("the database is unavailable (\(error)); gave up after \(timeout) s (database.connect_timeout_s)")
+                    }
+                    logger.error("the database is unavailable, retrying in \(Int(delay * 1000)) ms: \(error)")
+                    Thread.sleep(forTimeInterval: delay)
+                    delay = min(delay * 2, 5)
+                }
+            }
+        }
+    }
 
     /// The bus the host consumes and produces: an embedded cluster or a real one.
     public final class KafkaConnection: Sendable {
@@ -84,6 +127,15 @@ public final class HostRuntime: @unchecked Sendable {
             kafkaConnection = KafkaConnection(settings: settings, embedded: embedded, bootstrapServers: bootstrap, producer: producer, bridge: bridge)
         }
         kafka = kafkaConnection
+        var finalStore = store
+        if let url = config.databaseURL {
+            let connection = try DatabaseConnection.open(url: url, timeout: config.databaseConnectTimeoutSeconds, logger: logger)
+            database = connection
+            // An injected store (tests) wins; otherwise state is durable in the database.
+            if store is InMemoryStateStore { finalStore = PostgresStateStore(pool: connection.pool) }
+        } else {
+            database = nil
+        }
         let finalDeadLetters = try deadLetterSink ?? JSONLinesDeadLetterSink(path: config.deadLetterFile)
         self.deadLetters = finalDeadLetters
         let finalEmitted = try emittedSink ?? JSONLinesEventSink(path: config.emittedEventsFile)
@@ -96,7 +148,7 @@ public final class HostRuntime: @unchecked Sendable {
             }
         }
         registry = PluginRegistry(
-            services: PluginServices(store: store, clock: clock, emitted: finalEmitted, deadLetters: finalDeadLetters, logger: logger, onSettled: settled))
+            services: PluginServices(store: finalStore, clock: clock, emitted: finalEmitted, deadLetters: finalDeadLetters, logger: logger, onSettled: settled))
         if let bridge { registry.setObserver(bridge) }
         startedAt = clock.nowMilliseconds()
     }
@@ -112,6 +164,15 @@ public final class HostRuntime: @unchecked Sendable {
     public func start(watch: Bool, control: Bool) throws -> ReloadReport {
         try kafka?.bridge.start()
         let report = reload(trigger: "startup")
+        if let database, let url = config.databaseURL {
+            let listener = PostgresConfigListener(
+                conninfo: url, logger: logger,
+                heartbeat: { [weak self] in self?.recordAppliedVersion() },
+                onChange: { [weak self] trigger in _ = self?.reload(trigger: trigger) })
+            listener.start()
+            configListener = listener
+            logger.info("plugin configuration comes from the database", metadata: ["host_id": .string(database.hostID)])
+        }
         if control {
             let server = ControlServer(path: config.controlSocket, logger: logger) { [weak self] request in
                 self?.handle(request) ?? ControlResponse(ok: false, error: "the host is shutting down")
@@ -181,7 +242,25 @@ public final class HostRuntime: @unchecked Sendable {
             (effective.plugins, effective.pluginErrors, effective.unconfiguredLibraries) = ConfigSnapshot.readPlugins(directory: hostConfig.pluginsDirectory)
         }
         errors += effective.pluginErrors.values.map(\.description).sorted()
+        var databaseVersion: Int64?
+        if let database {
+            do {
+                // Read the version first: a change committed meanwhile is applied by its own NOTIFY.
+                databaseVersion = try database.configStore.currentVersion()
+                effective.plugins = try database.configStore.overlay(effective.plugins, seededBy: database.hostID)
+            } catch {
+                errors.append("database: \(error)")
+                logger.error("cannot read plugin configuration from the database, keeping what runs: \(error)")
+                return ReloadReport(generation: generation, trigger: trigger, changes: [], errors: errors, plugins: registry.status())
+            }
+        }
         let changes = registry.apply(effective)
+        if let database, let databaseVersion {
+            appliedVersion = databaseVersion
+            do { try database.configStore.recordApplied(host: database.hostID, version: databaseVersion) } catch {
+                logger.warning("cannot record the applied configuration version: \(error)")
+            }
+        }
         generation += 1
         configErrors = errors
         let meaningful = changes.filter { $0.action != .unchanged }
@@ -267,7 +346,17 @@ public final class HostRuntime: @unchecked Sendable {
 
     /// Stops watching and serving, commits what is handled, stops every plugin (draining
     /// first when asked), then closes the bus clients.
+    /// The database configuration version this host last applied.
+    public private(set) var appliedVersion: Int64 = 0
+
+    func recordAppliedVersion() {
+        guard let database else { return }
+        let version = reloadLock.withLock { appliedVersion }
+        try? database.configStore.recordApplied(host: database.hostID, version: version)
+    }
+
     public func shutdown(drain: Bool) {
+        configListener?.stop()
         watcher?.stop()
         controlServer?.stop()
         metricsServer?.stop()

@@ -1,0 +1,78 @@
+import Foundation
+import Logging
+
+/// LISTENs on the configuration channel and reloads when a change is committed. A lost
+/// connection is re-established with backoff, and the host then reloads once, which covers the
+/// notifications it missed meanwhile. Also refreshes this host's liveness every few seconds.
+final class PostgresConfigListener: @unchecked Sendable {
+    // @unchecked: `stopped` is atomic; the connection is used by the listener thread only.
+    let conninfo: String
+    let logger: Logger
+    let onChange: @Sendable (String) -> Void
+    let heartbeat: @Sendable () -> Void
+    private let stopped = AtomicFlag()
+    private let finished = DispatchSemaphore(value: 0)
+
+    init(conninfo: String, logger: Logger, heartbeat: @escaping @Sendable () -> Void, onChange: @escaping @Sendable (String) -> Void) {
+        self.conninfo = conninfo
+        self.logger = logger
+        self.heartbeat = heartbeat
+        self.onChange = onChange
+    }
+
+    func start() {
+        let thread = Thread { [self] in run() }
+        thread.name = "pg-listen"
+        thread.start()
+    }
+
+    func stop() {
+        stopped.set()
+        finished.wait()
+    }
+
+    private func run() {
+        defer { finished.signal() }
+        var backoff = 100
+        var lastBeat = Date.distantPast
+        var connection: PostgresConnection?
+        while !stopped.isSet {
+            do {
+                if connection == nil {
+                    let fresh = try PostgresConnection(conninfo: conninfo, logger: logger)
+                    try fresh.execute("LISTEN \(PostgresConfigStore.channel)")
+                    let reconnected = backoff > 100
+                    connection = fresh
+                    backoff = 100
+                    if reconnected {
+                        logger.notice("configuration listener reconnected; re-reading the configuration")
+                        onChange("database reconnect")
+                    }
+                }
+                let notes = try connection!.notifications(timeoutMilliseconds: 200)
+                if !notes.isEmpty { onChange("database") }
+                if Date().timeIntervalSince(lastBeat) > 5 {
+                    heartbeat()
+                    lastBeat = Date()
+                }
+            } catch {
+                connection = nil
+                logger.error("configuration listener lost the database, retrying in \(backoff) ms: \(error)")
+                var waited = 0
+                while waited < backoff && !stopped.isSet {
+                    usleep(50_000)
+                    waited += 50
+                }
+                backoff = min(backoff * 2, 5_000)
+            }
+        }
+    }
+}
+
+/// A flag set once, read from any thread.
+final class AtomicFlag: @unchecked Sendable {
+    private let lock = NSLock()
+    private var value = false
+    func set() { lock.withLock { value = true } }
+    var isSet: Bool { lock.withLock { value } }
+}

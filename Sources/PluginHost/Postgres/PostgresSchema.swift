@@ -1,0 +1,65 @@
+/// The database schema, as numbered migrations applied at startup. Safe with several hosts
+/// starting at once: each migration runs in a transaction holding an advisory lock, and skips
+/// what is already recorded in `pos_schema_migrations`.
+public enum PostgresSchema {
+    /// Never edit a released migration: add a new one.
+    static let migrations: [(version: Int, sql: String)] = [
+        (
+            1,
+            """
+            CREATE TABLE pos_plugin_config (
+                name        text PRIMARY KEY,
+                enabled     boolean NOT NULL,
+                isolation   text NOT NULL DEFAULT 'process' CHECK (isolation IN ('process', 'inprocess')),
+                settings    jsonb NOT NULL DEFAULT '{}'::jsonb CHECK (jsonb_typeof(settings) = 'object'),
+                version     bigint NOT NULL,
+                updated_at  timestamptz NOT NULL DEFAULT now(),
+                updated_by  text NOT NULL
+            );
+            CREATE SEQUENCE pos_config_version;
+            CREATE TABLE pos_plugin_config_audit (
+                id          bigserial PRIMARY KEY,
+                name        text NOT NULL,
+                version     bigint NOT NULL,
+                change      jsonb NOT NULL,
+                changed_at  timestamptz NOT NULL DEFAULT now(),
+                changed_by  text NOT NULL
+            );
+            CREATE TABLE pos_host_instances (
+                host_id          text PRIMARY KEY,
+                applied_version  bigint NOT NULL DEFAULT 0,
+                seen_at          timestamptz NOT NULL DEFAULT now()
+            );
+            CREATE TABLE pos_plugin_state (
+                plugin  text NOT NULL,
+                key     bytea NOT NULL,
+                value   bytea NOT NULL,
+                PRIMARY KEY (plugin, key)
+            );
+            """
+        )
+    ]
+
+    /// The advisory lock key serialising migrations ("pos-host" in ASCII).
+    static let lockKey = "8100484143111116"
+
+    public static var latestVersion: Int { migrations.last!.version }
+
+    /// Brings the database to the latest schema; returns the versions it applied.
+    @discardableResult
+    public static func migrate(_ connection: PostgresConnection) throws -> [Int] {
+        var applied: [Int] = []
+        for migration in migrations {
+            try connection.transaction { db in
+                try db.execute("SELECT pg_advisory_xact_lock($1::bigint)", [.text(lockKey)])
+                try db.execute("CREATE TABLE IF NOT EXISTS pos_schema_migrations (version int PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())")
+                let done = try db.execute("SELECT 1 FROM pos_schema_migrations WHERE version = $1", [.text(String(migration.version))])
+                guard done.rows.isEmpty else { return }
+                try db.executeScript(migration.sql)
+                try db.execute("INSERT INTO pos_schema_migrations (version) VALUES ($1)", [.text(String(migration.version))])
+                applied.append(migration.version)
+            }
+        }
+        return applied
+    }
+}
