@@ -15,6 +15,8 @@ public final class FrameChannel {
     private var consumed = 0
     /// Frames queued by `enqueue`, sent together by the next `flush` or `send`.
     private var outgoing: [UInt8] = []
+    /// recv's landing area, allocated once (zero-filling a fresh one per read cost more than the read).
+    private let chunk = UnsafeMutableRawBufferPointer.allocate(byteCount: 64 << 10, alignment: 8)
 
     public init(descriptor: Int32) { self.descriptor = descriptor }
 
@@ -119,17 +121,11 @@ public final class FrameChannel {
             buffer.removeFirst(consumed)
             consumed = 0
         }
-        let chunk = 64 << 10
-        let start = buffer.count
-        buffer.append(contentsOf: repeatElement(0, count: chunk))
         while true {
-            let received = buffer.withUnsafeMutableBytes { raw in recv(descriptor, raw.baseAddress! + start, chunk, 0) }
+            let received = recv(descriptor, chunk.baseAddress!, chunk.count, 0)
             if received < 0 && errno == EINTR { continue }
-            if received <= 0 {
-                buffer.removeLast(chunk)
-                return received == 0 ? "end of stream" : "recv failed: \(String(cString: strerror(errno)))"
-            }
-            buffer.removeLast(chunk - received)
+            if received <= 0 { return received == 0 ? "end of stream" : "recv failed: \(String(cString: strerror(errno)))" }
+            buffer.append(contentsOf: UnsafeRawBufferPointer(rebasing: chunk[0..<received]))
             return nil
         }
     }
@@ -157,5 +153,8 @@ public final class FrameChannel {
         return UInt64(now.tv_sec) * 1_000_000_000 + UInt64(now.tv_nsec)
     }
 
-    deinit { close(descriptor) }
+    deinit {
+        close(descriptor)
+        chunk.deallocate()
+    }
 }

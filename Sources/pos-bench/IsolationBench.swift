@@ -145,7 +145,7 @@ final class Rig {
 
     init(
         plugins: [(name: String, path: String, settings: JSONValue)], isolation: PluginConfig.Isolation, batchSize: Int, logger: Logger,
-        maxAttempts: Int = 1, quarantineAfter: Int = 10
+        maxAttempts: Int = 1, quarantineAfter: Int = 10, store: (any StateStore)? = nil
     ) throws {
         var supervision = SupervisionSettings()
         supervision.restartBackoffInitialMilliseconds = 0
@@ -155,7 +155,7 @@ final class Rig {
         for plugin in plugins {
             let metric = PluginMetrics()
             metrics[plugin.name] = metric
-            let context = PluginRuntimeContext(name: plugin.name, logger: logger, metrics: metric, store: InMemoryStateStore(), clock: SystemClock())
+            let context = PluginRuntimeContext(name: plugin.name, logger: logger, metrics: metric, store: store ?? InMemoryStateStore(), clock: SystemClock())
             switch isolation {
             case .inprocess:
                 let library = try PluginLoader.load(path: plugin.path)

@@ -174,6 +174,11 @@ public struct HostConfig: Sendable, Equatable {
         do { text = try String(contentsOfFile: path, encoding: .utf8) } catch {
             throw ConfigError("cannot read: \(error.localizedDescription)", at: SourceMark(file: path, line: 1, column: 1))
         }
-        return try parse(text, path: path)
+        var config = try parse(text, path: path)
+        // The deployment may supply the database without editing the file (scripts/demo does).
+        if config.databaseURL == nil, let url = ProcessInfo.processInfo.environment["POS_DATABASE_URL"], !url.isEmpty {
+            config.databaseURL = url
+        }
+        return config
     }
 }

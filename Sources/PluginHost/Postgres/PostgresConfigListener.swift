@@ -20,8 +20,13 @@ final class PostgresConfigListener: @unchecked Sendable {
         self.onChange = onChange
     }
 
-    func start() {
-        let thread = Thread { [self] in run() }
+    /// LISTENs before returning, so a change committed after this call is never missed (start
+    /// it before the first read of the configuration).
+    func start() throws {
+        let first = try PostgresConnection(conninfo: conninfo, logger: logger)
+        try first.execute("LISTEN \(PostgresConfigStore.channel)")
+        let box = ConnectionBox(first)
+        let thread = Thread { [self] in run(box.take()) }
         thread.name = "pg-listen"
         thread.start()
     }
@@ -31,11 +36,11 @@ final class PostgresConfigListener: @unchecked Sendable {
         finished.wait()
     }
 
-    private func run() {
+    private func run(_ initial: PostgresConnection?) {
         defer { finished.signal() }
         var backoff = 100
         var lastBeat = Date.distantPast
-        var connection: PostgresConnection?
+        var connection: PostgresConnection? = initial
         while !stopped.isSet {
             do {
                 if connection == nil {
@@ -66,6 +71,16 @@ final class PostgresConfigListener: @unchecked Sendable {
                 backoff = min(backoff * 2, 5_000)
             }
         }
+    }
+}
+
+/// Hands a connection to the listener thread (used by one thread at a time).
+final class ConnectionBox: @unchecked Sendable {
+    private var connection: PostgresConnection?
+    init(_ connection: PostgresConnection) { self.connection = connection }
+    func take() -> PostgresConnection? {
+        defer { connection = nil }
+        return connection
     }
 }
 

@@ -163,16 +163,17 @@ public final class HostRuntime: @unchecked Sendable {
     @discardableResult
     public func start(watch: Bool, control: Bool) throws -> ReloadReport {
         try kafka?.bridge.start()
-        let report = reload(trigger: "startup")
         if let database, let url = config.databaseURL {
+            // Listening before the first read: no change can fall between the two.
             let listener = PostgresConfigListener(
                 conninfo: url, logger: logger,
                 heartbeat: { [weak self] in self?.recordAppliedVersion() },
                 onChange: { [weak self] trigger in _ = self?.reload(trigger: trigger) })
-            listener.start()
+            try listener.start()
             configListener = listener
             logger.info("plugin configuration comes from the database", metadata: ["host_id": .string(database.hostID)])
         }
+        let report = reload(trigger: "startup")
         if control {
             let server = ControlServer(path: config.controlSocket, logger: logger) { [weak self] request in
                 self?.handle(request) ?? ControlResponse(ok: false, error: "the host is shutting down")
