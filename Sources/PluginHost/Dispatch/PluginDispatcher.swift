@@ -96,6 +96,15 @@ public final class PluginDispatcher: @unchecked Sendable {
         return removed
     }
 
+    /// Waits until no lane is in the middle of a batch (queued events may remain).
+    public func awaitInFlight() {
+        for lane in lanes {
+            lane.condition.lock()
+            while lane.busy && !lane.stopping { lane.condition.wait() }
+            lane.condition.unlock()
+        }
+    }
+
     /// Waits until every queued event has been settled.
     public func drain() {
         for lane in lanes {

@@ -64,14 +64,23 @@ final class PluginCall {
     /// Completes a successful handle_event: commits the call's state writes, then publishes
     /// what it emitted. A failed commit turns the outcome into a retry (nothing was applied).
     func finish(publishingTo sink: any EmittedEventSink) -> HandleOutcome {
+        Self.finish([self], context: context, publishingTo: sink)
+    }
+
+    /// Commits several successful handle_event calls of one plugin as one transaction (state,
+    /// and with an outbox store also emitted events and positions), then publishes what they
+    /// emitted unless the store's outbox relay does.
+    static func finish(_ calls: [PluginCall], context: PluginRuntimeContext, publishingTo sink: any EmittedEventSink) -> HandleOutcome {
+        var commit = StateCommit()
+        for call in calls { commit.add(writes: call.transaction.writes, emitted: call.emitted, position: call.event?.position) }
         do {
-            try transaction.commit()
+            try context.store.commit(plugin: context.name, commit)
         } catch {
             return .retry("state could not be committed: \(error)")
         }
-        if !emitted.isEmpty {
+        if !commit.emitted.isEmpty && !context.store.keepsOutbox {
             do {
-                try sink.publish(emitted)
+                try sink.publish(commit.emitted)
             } catch {
                 context.logger.error("emitted events could not be published: \(error)")
             }

@@ -290,7 +290,7 @@ public final class WorkerPluginInstance: PluginInstance, @unchecked Sendable {
     }
 
     /// The next frame of the current call, answering service requests on the way.
-    private func next(from worker: WorkerProcess, deadline: UInt64) -> Exchange {
+    private func next(from worker: WorkerProcess, deadline: UInt64, beforeAnswering: () -> Void = {}) -> Exchange {
         while true {
             let remaining = deadline > FrameChannel.monotonicMilliseconds() ? Int(deadline - FrameChannel.monotonicMilliseconds()) : 0
             switch worker.channel.receive(timeoutMilliseconds: remaining) {
@@ -301,6 +301,7 @@ public final class WorkerPluginInstance: PluginInstance, @unchecked Sendable {
                 var reader = WireReader(payload)
                 switch message {
                 case .stateGet, .stateScan, .log:
+                    if message != .log { beforeAnswering() }
                     do {
                         try Self.answerService(message, &reader, worker: worker, context: context, event: currentEvent)
                     } catch {
@@ -359,8 +360,23 @@ public final class WorkerPluginInstance: PluginInstance, @unchecked Sendable {
         var eventDeadline = deadline()
         var sentAt = FrameChannel.monotonicNanoseconds()
         var commitFailed = false
+        // Handled results are committed together: at the end of the batch, before answering a
+        // state read, and before handling a crash (what was reported was done).
+        var pending: [(report: Int, call: PluginCall)] = []
+        func commitPending() {
+            guard !pending.isEmpty, !commitFailed else { return }
+            let outcome = PluginCall.finish(pending.map(\.call), context: context, publishingTo: sink)
+            if outcome != .handled {
+                reports.removeSubrange(pending[0].report...)
+                reports.append(HandleReport(outcome: outcome, nanoseconds: 0))
+                commitFailed = true
+            }
+            pending.removeAll()
+        }
         while true {
-            switch next(from: worker, deadline: eventDeadline) {
+            let exchange = next(from: worker, deadline: eventDeadline, beforeAnswering: commitPending)
+            if case .frame(.eventResult, _) = exchange {} else { commitPending() }
+            switch exchange {
             case .lost(let timedOut):
                 guard index < sent.endIndex, !commitFailed else {
                     _ = lose(worker, "after its last result", since: sentAt, timedOut: timedOut)
@@ -395,8 +411,8 @@ public final class WorkerPluginInstance: PluginInstance, @unchecked Sendable {
                     let outcome: HandleOutcome
                     switch result.outcome {
                     case .handled:
-                        outcome = finish(event, result.effects)
-                        commitFailed = outcome != .handled
+                        pending.append((reports.count, prepare(event, result.effects)))
+                        outcome = .handled
                     case .retry: outcome = .retry(result.message.isEmpty ? "the plugin asked for a retry (no reason given)" : result.message)
                     case .reject: outcome = .reject(result.message.isEmpty ? "rejected by the plugin (no reason given)" : result.message)
                     }
@@ -414,8 +430,8 @@ public final class WorkerPluginInstance: PluginInstance, @unchecked Sendable {
         }
     }
 
-    /// Applies a handled event's effects as the in-process path does: commit, then publish.
-    private func finish(_ event: Event, _ effects: CallEffects) -> HandleOutcome {
+    /// A handled event's effects as a call ready to commit, checked as in-process calls are.
+    private func prepare(_ event: Event, _ effects: CallEffects) -> PluginCall {
         let call = PluginCall(kind: .handleEvent, context: context, event: event)
         Self.apply(effects.writes, to: call)
         for emitted in effects.emitted {
@@ -431,7 +447,7 @@ public final class WorkerPluginInstance: PluginInstance, @unchecked Sendable {
                 context.logger.warning("metric_add ignored: '\(counter.name)' is not a valid counter name ([a-z0-9_], <= 64)")
             }
         }
-        return call.finish(publishingTo: sink)
+        return call
     }
 
     public func query(_ name: String, request: [UInt8]) -> QueryResult {

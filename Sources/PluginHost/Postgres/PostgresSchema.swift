@@ -37,7 +37,31 @@ public enum PostgresSchema {
                 PRIMARY KEY (plugin, key)
             );
             """
-        )
+        ),
+        (
+            2,
+            """
+            CREATE TABLE pos_consumer_positions (
+                plugin       text NOT NULL,
+                topic        text NOT NULL,
+                partition    int NOT NULL,
+                next_offset  bigint NOT NULL,
+                PRIMARY KEY (plugin, topic, partition)
+            );
+            CREATE TABLE pos_outbox (
+                id              bigserial PRIMARY KEY,
+                plugin          text NOT NULL,
+                event_id        text NOT NULL,
+                type            text NOT NULL,
+                key             text NOT NULL,
+                time_ms         bigint NOT NULL,
+                payload         bytea NOT NULL,
+                causation_id    text,
+                correlation_id  text,
+                source          text
+            );
+            """
+        ),
     ]
 
     /// The advisory lock key serialising migrations ("pos-host" in ASCII).

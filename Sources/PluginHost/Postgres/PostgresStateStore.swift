@@ -1,6 +1,9 @@
 /// Plugin state in PostgreSQL (`pos_plugin_state`): durable across restarts and shared by the
-/// hosts of a chain. Each commit is one transaction.
-public final class PostgresStateStore: StateStore {
+/// hosts of a chain. Each commit is one transaction holding the state changes of the handled
+/// events, the events they emitted (`pos_outbox`, published by ``OutboxRelay``) and how far the
+/// plugin has read each partition (`pos_consumer_positions`, where its consumer resumes): a
+/// crash at any instant loses none of it and applies none of it twice.
+public final class PostgresStateStore: StateStore, PositionStore {
     let pool: PostgresPool
 
     public init(pool: PostgresPool) { self.pool = pool }
@@ -28,11 +31,19 @@ public final class PostgresStateStore: StateStore {
         }
     }
 
+    public var keepsOutbox: Bool { true }
+
     public func commit(plugin: String, writes: [[UInt8]: [UInt8]?]) throws {
-        guard !writes.isEmpty else { return }
+        var commit = StateCommit()
+        commit.writes = writes
+        try self.commit(plugin: plugin, commit)
+    }
+
+    public func commit(plugin: String, _ commit: StateCommit) throws {
+        guard !commit.writes.isEmpty || !commit.emitted.isEmpty || !commit.positions.isEmpty else { return }
         try pool.with { db in
             try db.transaction { db in
-                for (key, value) in writes {
+                for (key, value) in commit.writes {
                     if let value {
                         try db.execute(
                             "INSERT INTO pos_plugin_state (plugin, key, value) VALUES ($1, $2, $3) ON CONFLICT (plugin, key) DO UPDATE SET value = EXCLUDED.value",
@@ -41,7 +52,41 @@ public final class PostgresStateStore: StateStore {
                         try db.execute("DELETE FROM pos_plugin_state WHERE plugin = $1 AND key = $2", [.text(plugin), .bytes(key)])
                     }
                 }
+                for event in commit.emitted {
+                    try db.execute(
+                        """
+                        INSERT INTO pos_outbox (plugin, event_id, type, key, time_ms, payload, causation_id, correlation_id, source)
+                        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+                        """,
+                        [
+                            .text(plugin), .text(event.id), .text(event.type), .text(event.key), .text(String(event.timeMilliseconds)), .bytes(event.payload),
+                            event.causationId.map { .text($0) } ?? .null, event.correlationId.map { .text($0) } ?? .null, event.source.map { .text($0) } ?? .null,
+                        ])
+                }
+                var next: [TopicPartition: Int64] = [:]
+                for position in commit.positions {
+                    let partition = TopicPartition(topic: position.topic, partition: position.partition)
+                    next[partition] = max(next[partition] ?? 0, position.offset + 1)
+                }
+                for (partition, offset) in next {
+                    try db.execute(
+                        """
+                        INSERT INTO pos_consumer_positions (plugin, topic, partition, next_offset) VALUES ($1, $2, $3, $4)
+                        ON CONFLICT (plugin, topic, partition) DO UPDATE SET next_offset = greatest(pos_consumer_positions.next_offset, EXCLUDED.next_offset)
+                        """, [.text(plugin), .text(partition.topic), .text(String(partition.partition)), .text(String(offset))])
+                }
             }
+        }
+    }
+
+    public func positions(plugin: String) throws -> [TopicPartition: Int64] {
+        try pool.with { db in
+            let rows = try db.execute("SELECT topic, partition, next_offset FROM pos_consumer_positions WHERE plugin = $1", [.text(plugin)])
+            var result: [TopicPartition: Int64] = [:]
+            for index in rows.rows.indices {
+                result[TopicPartition(topic: rows.text(index, 0) ?? "", partition: Int32(rows.int(index, 1) ?? 0))] = rows.int(index, 2) ?? 0
+            }
+            return result
         }
     }
 }

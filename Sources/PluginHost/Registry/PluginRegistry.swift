@@ -294,7 +294,9 @@ public final class PluginRegistry: @unchecked Sendable {
         let onSettled = services.onSettled
         let name = config.name
         let dispatcher = PluginDispatcher(
-            name: name, instance: instance, laneCount: config.lanes ?? defaults.lanes, capacity: defaults.queueCapacity,
+            // With positions kept in the store (effectively-once), a partition's events must be
+            // handled in offset order: one lane.
+            name: name, instance: instance, laneCount: services.store.keepsOutbox ? 1 : config.lanes ?? defaults.lanes, capacity: defaults.queueCapacity,
             batchSize: defaults.batchSize,
             retry: RetryPolicy(
                 maxAttempts: config.maxAttempts ?? defaults.maxAttempts, initialBackoffMilliseconds: defaults.backoffInitialMilliseconds,

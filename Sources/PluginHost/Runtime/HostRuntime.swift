@@ -33,6 +33,8 @@ public final class HostRuntime: @unchecked Sendable {
     /// The database side, when `database:` is configured.
     public let database: DatabaseConnection?
     private var configListener: PostgresConfigListener?
+    private var outboxRelay: OutboxRelay?
+    private let emittedSink: any EmittedEventSink
 
     /// The configuration store and durable state in PostgreSQL.
     public final class DatabaseConnection: Sendable {
@@ -106,6 +108,15 @@ public final class HostRuntime: @unchecked Sendable {
         logger.logLevel = Logger.Level(rawValue: config.logLevel) ?? .info
         self.logger = logger
         hostConfig = config
+        var finalStore = store
+        if let url = config.databaseURL {
+            let connection = try DatabaseConnection.open(url: url, timeout: config.databaseConnectTimeoutSeconds, logger: logger)
+            database = connection
+            // An injected store (tests) wins; otherwise state is durable in the database.
+            if store is InMemoryStateStore { finalStore = PostgresStateStore(pool: connection.pool) }
+        } else {
+            database = nil
+        }
         var kafkaConnection: KafkaConnection?
         var deadLetterSink = deadLetters
         var emittedSink = emitted
@@ -123,22 +134,16 @@ public final class HostRuntime: @unchecked Sendable {
             deadLetterSink = deadLetterSink ?? KafkaDeadLetterSink(producer: producer, suffix: settings.deadLetterSuffix, defaultTopic: settings.topics[0])
             emittedSink = emittedSink ?? KafkaEventSink(producer: producer, topic: settings.effectiveEmitTopic)
             let decoder = EventDecoder(maxEventBytes: config.maxEventBytes, clock: clock, acceptUnknownTypes: config.acceptUnknownEventTypes)
-            let bridge = KafkaEventBridge(settings: settings, bootstrapServers: bootstrap, decoder: decoder, deadLetters: deadLetterSink!, clock: clock, logger: logger)
+            let bridge = KafkaEventBridge(
+                settings: settings, bootstrapServers: bootstrap, decoder: decoder, deadLetters: deadLetterSink!, clock: clock, logger: logger,
+                positions: finalStore as? PositionStore)
             kafkaConnection = KafkaConnection(settings: settings, embedded: embedded, bootstrapServers: bootstrap, producer: producer, bridge: bridge)
         }
         kafka = kafkaConnection
-        var finalStore = store
-        if let url = config.databaseURL {
-            let connection = try DatabaseConnection.open(url: url, timeout: config.databaseConnectTimeoutSeconds, logger: logger)
-            database = connection
-            // An injected store (tests) wins; otherwise state is durable in the database.
-            if store is InMemoryStateStore { finalStore = PostgresStateStore(pool: connection.pool) }
-        } else {
-            database = nil
-        }
         let finalDeadLetters = try deadLetterSink ?? JSONLinesDeadLetterSink(path: config.deadLetterFile)
         self.deadLetters = finalDeadLetters
         let finalEmitted = try emittedSink ?? JSONLinesEventSink(path: config.emittedEventsFile)
+        self.emittedSink = finalEmitted
         let bridge = kafkaConnection?.bridge
         var settled = onSettled
         if let bridge {
@@ -171,6 +176,11 @@ public final class HostRuntime: @unchecked Sendable {
                 onChange: { [weak self] trigger in _ = self?.reload(trigger: trigger) })
             try listener.start()
             configListener = listener
+            if registry.services.store.keepsOutbox {
+                let relay = OutboxRelay(pool: database.pool, sink: emittedSink, logger: logger)
+                relay.start()
+                outboxRelay = relay
+            }
             logger.info("plugin configuration comes from the database", metadata: ["host_id": .string(database.hostID)])
         }
         let report = reload(trigger: "startup")
@@ -369,6 +379,7 @@ public final class HostRuntime: @unchecked Sendable {
         }
         logger.debug("shutdown: stopping plugins")
         registry.stopAll(drain: false)
+        outboxRelay?.stop()
         if let kafka {
             logger.debug("shutdown: flushing the producer")
             kafka.producer.close()

@@ -5,6 +5,12 @@ import Synchronization
 /// bridge exists this is a JSON-lines file; tests collect them in memory.
 public protocol EmittedEventSink: Sendable {
     func publish(_ events: [Event]) throws
+    /// Returns once everything published so far is durable downstream (or throws).
+    func flush() throws
+}
+
+extension EmittedEventSink {
+    public func flush() throws {}
 }
 
 /// Collects emitted events in memory (tests).

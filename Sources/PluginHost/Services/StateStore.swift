@@ -10,6 +10,36 @@ public protocol StateStore: Sendable {
     func scan(plugin: String, prefix: [UInt8]) throws -> [(key: [UInt8], value: [UInt8])]
     /// Applies `writes` atomically: a nil value deletes the key.
     func commit(plugin: String, writes: [[UInt8]: [UInt8]?]) throws
+
+    /// Applies what successful calls left behind, atomically. A store that ``keepsOutbox``
+    /// also stores the emitted events (published later by a relay) and the consumed positions
+    /// in the same transaction; others apply the writes only.
+    func commit(plugin: String, _ commit: StateCommit) throws
+
+    /// Whether `commit` takes emitted events and positions (then nobody else publishes them).
+    var keepsOutbox: Bool { get }
+}
+
+extension StateStore {
+    public func commit(plugin: String, _ commit: StateCommit) throws { try self.commit(plugin: plugin, writes: commit.writes) }
+    public var keepsOutbox: Bool { false }
+}
+
+/// The outcome of one or more successful calls of one plugin, in call order.
+public struct StateCommit: Sendable {
+    /// Last write per key wins; nil deletes.
+    public var writes: [[UInt8]: [UInt8]?] = [:]
+    public var emitted: [Event] = []
+    /// Where the handled events came from (Kafka), for stores that keep consumer positions.
+    public var positions: [EventPosition] = []
+
+    public init() {}
+
+    public mutating func add(writes: [[UInt8]: [UInt8]?], emitted: [Event], position: EventPosition?) {
+        for (key, value) in writes { self.writes[key] = .some(value) }
+        self.emitted.append(contentsOf: emitted)
+        if let position { positions.append(position) }
+    }
 }
 
 /// A state store in memory: the unit-test twin of the durable store, and the store of a host
@@ -73,4 +103,11 @@ final class StateTransaction {
     }
 
     func commit() throws { try store.commit(plugin: plugin, writes: writes) }
+}
+
+/// Consumer positions stored with plugin state (effectively-once processing): where each
+/// plugin's reading of a partition resumes.
+public protocol PositionStore: Sendable {
+    /// The next offset to read per partition, for `plugin`.
+    func positions(plugin: String) throws -> [TopicPartition: Int64]
 }

@@ -39,9 +39,14 @@ public final class KafkaConsumer: @unchecked Sendable {
         // Called on the polling thread only.
         let onAssign: @Sendable ([TopicPartition]) -> Void
         let onRevoke: @Sendable ([TopicPartition]) -> Void
-        init(onAssign: @escaping @Sendable ([TopicPartition]) -> Void, onRevoke: @escaping @Sendable ([TopicPartition]) -> Void) {
+        let startingOffsets: @Sendable ([TopicPartition]) -> [TopicPartition: Int64]
+        init(
+            onAssign: @escaping @Sendable ([TopicPartition]) -> Void, onRevoke: @escaping @Sendable ([TopicPartition]) -> Void,
+            startingOffsets: @escaping @Sendable ([TopicPartition]) -> [TopicPartition: Int64]
+        ) {
             self.onAssign = onAssign
             self.onRevoke = onRevoke
+            self.startingOffsets = startingOffsets
         }
     }
 
@@ -49,7 +54,8 @@ public final class KafkaConsumer: @unchecked Sendable {
     /// the beginning of each partition (nothing produced before the first start is skipped).
     public init(
         bootstrapServers: String, groupId: String, topics: [String], properties: [String: String] = [:],
-        onAssign: @escaping @Sendable ([TopicPartition]) -> Void = { _ in }, onRevoke: @escaping @Sendable ([TopicPartition]) -> Void = { _ in }
+        onAssign: @escaping @Sendable ([TopicPartition]) -> Void = { _ in }, onRevoke: @escaping @Sendable ([TopicPartition]) -> Void = { _ in },
+        startingOffsets: @escaping @Sendable ([TopicPartition]) -> [TopicPartition: Int64] = { _ in [:] }
     ) throws(KafkaError) {
         self.groupId = groupId
         var all = [
@@ -61,7 +67,7 @@ public final class KafkaConsumer: @unchecked Sendable {
         ]
         all.merge(properties) { $1 }
         let configuration = try KafkaConfiguration.make(all)
-        let callbacks = Callbacks(onAssign: onAssign, onRevoke: onRevoke)
+        let callbacks = Callbacks(onAssign: onAssign, onRevoke: onRevoke, startingOffsets: startingOffsets)
         self.callbacks = callbacks
         rd_kafka_conf_set_opaque(configuration, Unmanaged.passUnretained(callbacks).toOpaque())
         rd_kafka_conf_set_rebalance_cb(configuration) { client, error, partitions, opaque in
@@ -69,6 +75,17 @@ public final class KafkaConsumer: @unchecked Sendable {
             let callbacks = Unmanaged<Callbacks>.fromOpaque(opaque).takeUnretainedValue()
             let list = KafkaConsumer.partitions(partitions)
             if error == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS {
+                // Positions kept elsewhere (the database, with effectively-once processing)
+                // win over the group's committed offsets.
+                let starts = callbacks.startingOffsets(list)
+                if let partitions, !starts.isEmpty {
+                    for index in 0..<Int(partitions.pointee.cnt) {
+                        let element = partitions.pointee.elems[index]
+                        if let offset = starts[TopicPartition(topic: String(cString: element.topic), partition: element.partition)] {
+                            partitions.pointee.elems[index].offset = offset
+                        }
+                    }
+                }
                 _ = rd_kafka_assign(client, partitions)
                 callbacks.onAssign(list)
             } else {

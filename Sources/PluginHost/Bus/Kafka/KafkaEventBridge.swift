@@ -22,12 +22,18 @@ public final class KafkaEventBridge: PluginLifecycleObserver, @unchecked Sendabl
     let deadLetters: any DeadLetterSink
     let clock: any HostClock
     let logger: Logger
+    /// Where plugins' consumed positions are kept transactionally with their state, if anywhere.
+    let positions: (any PositionStore)?
     private let lock = NSLock()
     private var feeds: [String: PluginFeed] = [:]
     private var ingress: IngressLoop?
     let ingressCounters = IngressTally()
 
-    public init(settings: HostConfig.KafkaSettings, bootstrapServers: String, decoder: EventDecoder, deadLetters: any DeadLetterSink, clock: any HostClock, logger: Logger) {
+    public init(
+        settings: HostConfig.KafkaSettings, bootstrapServers: String, decoder: EventDecoder, deadLetters: any DeadLetterSink, clock: any HostClock,
+        logger: Logger, positions: (any PositionStore)? = nil
+    ) {
+        self.positions = positions
         self.settings = settings
         self.bootstrapServers = bootstrapServers
         self.decoder = decoder
@@ -93,10 +99,11 @@ public final class KafkaEventBridge: PluginLifecycleObserver, @unchecked Sendabl
         return false
     }
 
-    /// Consumer lag per plugin: events published but not yet committed for it.
+    /// Consumer lag per plugin: events published but not yet committed for it (absent while
+    /// unknown: no partitions yet, or no watermark seen for one of them).
     public func lag() -> [String: Int64] {
         let all = lock.withLock { feeds }
-        return all.mapValues { $0.lag() }
+        return all.compactMapValues { $0.lag() }
     }
 
     /// Stops feeding plugins (for shutdown): what is queued is still handled and committed.
@@ -133,17 +140,33 @@ class ConsumerLoop: @unchecked Sendable {
     let consumer: KafkaConsumer
     let logger: Logger
     let progress = Mutex<[TopicPartition: PartitionProgress]>([:])
+    /// Where the partitions being assigned start, when the plugin's positions are kept with its state.
+    let startingPoints = Mutex<[TopicPartition: Int64]>([:])
     private let running = Atomic<Bool>(true)
     private let assigned = Atomic<Bool>(false)
     private let finished = DispatchSemaphore(value: 0)
     private var lastCommit = DispatchTime.now().uptimeNanoseconds
 
-    init(groupId: String, bridge: KafkaEventBridge) throws {
+    init(groupId: String, bridge: KafkaEventBridge, positionsOf plugin: String? = nil) throws {
         logger = bridge.logger
         let callbacks = RebalanceTarget()
+        let positions = bridge.positions
+        let logger = bridge.logger
         consumer = try KafkaConsumer(
             bootstrapServers: bridge.bootstrapServers, groupId: groupId, topics: bridge.settings.topics, properties: bridge.consumerProperties,
-            onAssign: { partitions in callbacks.loop?.assigned(partitions) }, onRevoke: { partitions in callbacks.loop?.revoked(partitions) })
+            onAssign: { partitions in callbacks.loop?.assigned(partitions) }, onRevoke: { partitions in callbacks.loop?.revoked(partitions) },
+            startingOffsets: { partitions in
+                guard let plugin, let positions else { return [:] }
+                do {
+                    let stored = try positions.positions(plugin: plugin).filter { partitions.contains($0.key) }
+                    callbacks.loop?.startingPoints.withLock { $0 = stored }
+                    return stored
+                } catch {
+                    // Falling back to Kafka's offsets could apply events twice: say so loudly.
+                    logger.critical("cannot read \(plugin)'s positions from the database, using the group's offsets: \(error)")
+                    return [:]
+                }
+            })
         callbacks.loop = self
     }
 
@@ -180,7 +203,17 @@ class ConsumerLoop: @unchecked Sendable {
     func handle(_ message: KafkaMessage) {}
 
     func assigned(_ partitions: [TopicPartition]) {
-        progress.withLock { table in for partition in partitions where table[partition] == nil { table[partition] = PartitionProgress() } }
+        let starts = startingPoints.withLock { points in
+            defer { points = [:] }
+            return points
+        }
+        progress.withLock { table in
+            for partition in partitions where table[partition] == nil {
+                var fresh = PartitionProgress()
+                if let start = starts[partition] { fresh.start(at: start) }
+                table[partition] = fresh
+            }
+        }
         assigned.store(true, ordering: .relaxed)
         logger.debug("partitions assigned to \(consumer.groupId): \(partitions)")
     }
@@ -227,14 +260,16 @@ class ConsumerLoop: @unchecked Sendable {
 
     /// Events published but not committed, summed over the assigned partitions, from the
     /// watermarks the consumer last saw (no broker round trip: status must not block).
-    func lag() -> Int64 {
+    func lag() -> Int64? {
         let partitions = progress.withLock { $0 }
+        guard !partitions.isEmpty else { return nil }
         let ends = consumer.cachedEndOffsets(Array(partitions.keys))
-        return partitions.reduce(0) { total, entry in
-            guard let end = ends[entry.key] else { return total }
-            let done = max(entry.value.committed, 0)
-            return total + max(0, end - done)
+        var total: Int64 = 0
+        for (partition, state) in partitions {
+            guard let end = ends[partition] else { return nil }
+            total += max(0, end - max(state.committed, 0))
         }
+        return total
     }
 }
 
@@ -254,7 +289,7 @@ final class PluginFeed: ConsumerLoop, @unchecked Sendable {
     init(name: String, bridge: KafkaEventBridge, dispatcher: PluginDispatcher, subscriptions: [String]) throws {
         self.name = name
         decoder = bridge.decoder
-        try super.init(groupId: "\(bridge.settings.groupPrefix).\(name)", bridge: bridge)
+        try super.init(groupId: "\(bridge.settings.groupPrefix).\(name)", bridge: bridge, positionsOf: name)
         state.withLock { $0 = (dispatcher, Set(subscriptions), nil) }
     }
 
@@ -294,6 +329,9 @@ final class PluginFeed: ConsumerLoop, @unchecked Sendable {
             event.position.map { revoked.contains(TopicPartition(topic: $0.topic, partition: $0.partition)) } ?? false
         } ?? 0
         if dropped > 0 { logger.info("\(dropped) queued events dropped: their partitions moved to another host", metadata: ["plugin": .string(name)]) }
+        // The batch in flight commits its positions before anyone (this host, on reassignment,
+        // or the next owner) reads them to decide where to start.
+        dispatcher?.awaitInFlight()
         super.revoked(partitions)
     }
 

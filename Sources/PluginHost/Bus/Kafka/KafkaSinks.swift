@@ -46,6 +46,13 @@ public final class KafkaEventSink: EmittedEventSink {
             try producer.produce(topic: topic, key: Array(event.key.utf8), value: EventHeaders.envelope(event), headers: EventHeaders.of(event))
         }
     }
+
+    /// Waits for every queued message's delivery; throws if any failed meanwhile.
+    public func flush() throws {
+        let failedBefore = producer.failedCount
+        try producer.flush()
+        guard producer.failedCount == failedBefore else { throw HostError("\(producer.failedCount - failedBefore) emitted events were not delivered") }
+    }
 }
 
 /// Dead letters to `<topic><suffix>` with headers naming the plugin, the reason, the error, the

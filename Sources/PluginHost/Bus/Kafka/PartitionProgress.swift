@@ -8,6 +8,12 @@ struct PartitionProgress: Sendable {
     /// The offset last committed (the next one to read).
     var committed: Int64 = -1
 
+    /// Starts the partition at `offset` (read from where the plugin's state says it stopped):
+    /// everything before counts as done, so the group's committed offset catches up.
+    mutating func start(at offset: Int64) {
+        highestRead = max(highestRead, offset - 1)
+    }
+
     mutating func read(_ offset: Int64) {
         inFlight.insert(offset)
         highestRead = max(highestRead, offset)
