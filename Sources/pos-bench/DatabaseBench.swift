@@ -39,7 +39,7 @@ struct DatabaseBench: ParsableCommand {
             rig.stop()
             let rate = Double(events) / (Double(elapsed) / 1e9)
             if !durable { memoryRate = rate }
-            rows.append([durable ? "PostgreSQL (one transaction per event and plugin)" : "in memory", DispatchBench.rate(rate), durable ? String(format: "%.2fx", memoryRate / rate) : "1.00x"])
+            rows.append([durable ? "PostgreSQL (one transaction per batch and plugin)" : "in memory", DispatchBench.rate(rate), durable ? String(format: "%.2fx", memoryRate / rate) : "1.00x"])
         }
         printTable(["STATE", "EVENTS/S (x5 PLUGINS)", "SLOWER"], rows)
         print("")

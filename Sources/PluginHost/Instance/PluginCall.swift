@@ -75,6 +75,11 @@ final class PluginCall {
         for call in calls { commit.add(writes: call.transaction.writes, emitted: call.emitted, position: call.event?.position) }
         do {
             try context.store.commit(plugin: context.name, commit)
+        } catch let error as PostgresError where error.isConnectionFailure {
+            // The database is down, not the plugin at fault: wait for it without spending the
+            // event's attempts (they would dead-letter healthy events during an outage).
+            context.logger.warning("state store unavailable, waiting: \(error)")
+            return .unavailable("the state store is unavailable: \(error)", retryAfterMilliseconds: 500)
         } catch {
             return .retry("state could not be committed: \(error)")
         }

@@ -187,6 +187,32 @@ import Testing
         #expect(next.finish() == 0)
     }
 
+    @Test func aDatabaseRestartWhileRunningLosesNothingAndDeadLettersNothing() throws {
+        let cluster = TestSupport.temporaryDirectory("pg-restart") + "/cluster"
+        let script = TestSupport.packageRoot + "/scripts/private-postgres"
+        let url = try TestSupport.run(script, ["start", cluster]).output.split(separator: "\n").last.map(String.init) ?? ""
+        defer { _ = try? TestSupport.capture(script, ["stop", cluster]) }
+        let host = try HostProcess(
+            label: "db-restart",
+            configText: "plugins_dir: plugins.d\ncontrol_socket: run/host.sock\ndead_letter_file: var/dlq.jsonl\nemitted_events_file: var/emitted.jsonl\ndatabase:\n  url: \"\(url)\"\n")
+        try host.start()
+        host.send((0..<20).map { HostProcess.itemAdded($0) })
+        #expect(TestSupport.eventually { (try? host.plugin("event_counter")?.metrics.handled) == 20 })
+
+        try TestSupport.run(script, ["stop", cluster])
+        host.send((20..<40).map { HostProcess.itemAdded($0) })
+        usleep(1_500_000)  // the plugins keep trying while the database is down
+        _ = try TestSupport.run(script, ["start", cluster])
+        #expect(TestSupport.eventually(within: 20) { (try? host.pluginctl("query", "event_counter", "counts").output) == #"{"ITEM_ADDED":40}"# + "\n" })
+        #expect(TestSupport.eventually { (try? host.plugin("basket_tally")?.metrics.queueDepth) == 0 })
+        let status = try host.status()
+        #expect(status.plugins.allSatisfy { $0.metrics.deadLettered == 0 }, "\(status.plugins.map { "\($0.name): \($0.metrics)" })")
+        let letters = (try? String(contentsOfFile: host.directory + "/var/dlq.jsonl", encoding: .utf8)) ?? ""
+        #expect(letters.isEmpty, "\(letters)")
+        #expect(host.log.contains("state store unavailable, waiting"))
+        #expect(host.finish() == 0)
+    }
+
     @Test func anUnavailableDatabaseAtStartupIsRetriedWithAClearError() throws {
         let cluster = TestSupport.temporaryDirectory("pg-late") + "/cluster"
         let url = "host=\(cluster) port=5432 dbname=postgres user=postgres"
