@@ -7,7 +7,7 @@ struct Config: ParsableCommand {
         abstract: "Read or change a plugin's settings.", subcommands: [Get.self, Set.self, Unset.self])
 
     struct Get: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Print a plugin's settings (as written in its file), or one key.")
+        static let configuration = CommandConfiguration(abstract: "Print a plugin's settings (from the database when one is configured, else its file), or one key.")
         @OptionGroup var common: Common
         @Argument(help: "Plugin name.") var name: String
         @Argument(help: "A key of the settings, dotted for nested ones (section.name).") var key: String?
@@ -15,7 +15,8 @@ struct Config: ParsableCommand {
         func run() throws {
             let config = try common.hostConfig()
             let file = try readSettingsFile(name, config)
-            let settings = file.config.settings
+            // With a database, its row is what the hosts run.
+            let settings = try DatabaseAdmin.store(config).flatMap { try $0.rows()[name]?.settings } ?? file.config.settings
             guard let key else {
                 print(common.json ? settings.jsonText : YAMLLines.render(settings))
                 return
