@@ -22,6 +22,7 @@ let package = Package(
         .library(name: "PluginSDK", targets: ["PluginSDK"]),
         .library(name: "PluginHost", targets: ["PluginHost"]),
         .library(name: "basket_tally", type: .dynamic, targets: ["BasketTallyPlugin"]),
+        .library(name: "fraud_detection", type: .dynamic, targets: ["FraudDetectionPlugin"]),
         // A test fixture: a Swift plugin that crashes, leaks or hangs on request.
         .library(name: "misbehaving_swift", type: .dynamic, targets: ["MisbehavingSwiftPlugin"]),
     ],
@@ -79,6 +80,9 @@ let package = Package(
             name: "BasketTallyPlugin", dependencies: ["PluginSDK"], path: "PluginsSrc/basket_tally",
             linkerSettings: pluginLinkerFlags),
 
+        .target(
+            name: "FraudDetectionPlugin", dependencies: ["PluginSDK"], path: "PluginsSrc/fraud_detection",
+            linkerSettings: pluginLinkerFlags),
         .target(
             name: "MisbehavingSwiftPlugin", dependencies: ["PluginSDK"], path: "Tests/Fixtures/MisbehavingSwift",
             linkerSettings: pluginLinkerFlags),

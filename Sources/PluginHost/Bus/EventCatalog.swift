@@ -121,6 +121,8 @@ extension EventCatalog {
         EventSpec(type: "FRAUD_ALERT", summary: "A fraud rule fired", aliases: ["fraud.alert"],
                   fields: [f("rule_id", .string), optional("severity", .string), optional("alert_id", .string), optional("basket_id", .string)],
                   renames: ["rule": "rule_id"]),
+        EventSpec(type: "FRAUD_ALERT_ACKNOWLEDGED", summary: "A supervisor acknowledged a fraud alert", aliases: ["fraud.alert.acknowledged"],
+                  fields: [f("alert_id", .string), optional("employee_id", .identifier), optional("note", .string)], renames: [:]),
         EventSpec(type: "RECOMMENDATION_SUGGESTED", summary: "Products recommended for a basket", aliases: ["recommendation.suggested"],
                   fields: [f("basket_id", .string), optional("recommendations", .array)], renames: [:]),
         EventSpec(type: "RECOMMENDATION_ACCEPTED", summary: "The cashier accepted a recommendation", aliases: ["recommendation.accepted"],
