@@ -16,9 +16,9 @@ public enum HostMessage: UInt8, Sendable {
     case query = 4
     /// `string settings, i64 clock` -> done
     case reconfigure = 5
-    /// Answer to stateGet: `bool found, data value`
+    /// Answer to stateGet: `u8 status (0 absent, 1 found, 2 store unavailable), data value if found`
     case stateValue = 6
-    /// Answer to stateScan: `u32 count, count x (data key, data value)`
+    /// Answer to stateScan: `u8 status (0 ok, 2 store unavailable), u32 count, count x (data key, data value)`
     case scanResult = 7
     /// Drop every cached state value (the host could not commit what the worker reported).
     case forgetCache = 8
@@ -141,7 +141,9 @@ public struct CallEffects: Sendable, Equatable {
 /// The outcome of one event of a batch.
 public struct EventResult: Sendable, Equatable {
     public enum Outcome: UInt8, Sendable {
-        case handled = 0, retry = 1, reject = 2
+        /// `unavailable`: the state store could not answer during the call (not the plugin's
+        /// fault): the event is offered again later without spending an attempt.
+        case handled = 0, retry = 1, reject = 2, unavailable = 3
     }
 
     public var outcome: Outcome

@@ -137,12 +137,13 @@ final class WorkerLoop {
                 Self.withEventStruct(event) { vtable.pointee.handle_event(instance, handle, $0, error) }
             }
             let elapsed = FrameChannel.monotonicNanoseconds() - started
-            let outcome: EventResult.Outcome
+            var outcome: EventResult.Outcome
             switch result {
             case POS_HANDLE_OK: outcome = .handled
             case POS_HANDLE_REJECT: outcome = .reject
             default: outcome = .retry
             }
+            if call.storeUnavailable { outcome = .unavailable }
             var frame = FrameChannel.frame(WorkerMessage.eventResult.rawValue, capacity: 256 + call.effectsSize)
             if outcome == .handled {
                 services.remember(call)

@@ -19,6 +19,8 @@ final class WorkerCall {
     var emitted: [(type: String, key: String, payload: [UInt8])] = []
     var counters: [String: Int64] = [:]
     var effectsSize = 0
+    /// The host's state store failed to answer during this call: its outcome cannot be trusted.
+    var storeUnavailable = false
 
     init(kind: Kind, clock: Int64) {
         self.kind = kind
@@ -88,27 +90,35 @@ final class WorkerServices {
         cacheBytes += key.count + (value?.count ?? 0) + 32
     }
 
+    enum Read {
+        case value([UInt8]?)
+        case unavailable
+    }
+
     /// The value of `key` as the host's store has it after every call reported so far.
-    func read(_ key: [UInt8]) -> [UInt8]? {
-        if let known = cache[key] { return known }
+    func read(_ key: [UInt8]) -> Read {
+        if let known = cache[key] { return .value(known) }
         var frame = FrameChannel.frame(WorkerMessage.stateGet.rawValue, capacity: key.count + 8)
         frame.data(key)
         let answer = request(frame, expecting: .stateValue)
         do {
             var reader = WireReader(answer)
-            let value: [UInt8]? = try reader.bool() ? try reader.data() : nil
+            let status = try reader.u8()
+            if status == 2 { return .unavailable }
+            let value: [UInt8]? = status == 1 ? try reader.data() : nil
             store(key, value)
-            return value
+            return .value(value)
         } catch {
             fail("malformed state value: \(error)", status: 76)
         }
     }
 
-    func scan(_ prefix: [UInt8]) -> [(key: [UInt8], value: [UInt8])] {
+    func scan(_ prefix: [UInt8]) -> [(key: [UInt8], value: [UInt8])]? {
         var frame = FrameChannel.frame(WorkerMessage.stateScan.rawValue, capacity: prefix.count + 8)
         frame.data(prefix)
         var reader = WireReader(request(frame, expecting: .scanResult))
         do {
+            if try reader.u8() == 2 { return nil }
             var entries: [(key: [UInt8], value: [UInt8])] = []
             for _ in 0..<(try reader.u32()) { entries.append((try reader.data(), try reader.data())) }
             return entries
@@ -193,7 +203,16 @@ final class WorkerServices {
         guard let call = call(handle) else { return POS_STATUS_ERROR }
         let keyBytes = bytes(key, keyLength)
         let value: [UInt8]?
-        if let pending = call.pending[keyBytes] { value = pending } else { value = current.read(keyBytes) }
+        if let pending = call.pending[keyBytes] {
+            value = pending
+        } else {
+            switch current.read(keyBytes) {
+            case .value(let read): value = read
+            case .unavailable:
+                call.storeUnavailable = true
+                return POS_STATUS_ERROR
+            }
+        }
         guard let value else { return POS_STATUS_NOT_FOUND }
         guard let out else { return POS_STATUS_OK }
         return value.withUnsafeBufferPointer { out.pointee.write(out.pointee.context, $0.baseAddress, $0.count) }
@@ -222,7 +241,11 @@ final class WorkerServices {
         guard let call = call(handle), let visit else { return POS_STATUS_ERROR }
         let prefixBytes = bytes(prefix, prefixLength)
         var merged: [[UInt8]: [UInt8]] = [:]
-        for entry in current.scan(prefixBytes) { merged[entry.key] = entry.value }
+        guard let stored = current.scan(prefixBytes) else {
+            call.storeUnavailable = true
+            return POS_STATUS_ERROR
+        }
+        for entry in stored { merged[entry.key] = entry.value }
         for (key, value) in call.pending where key.starts(with: prefixBytes) { merged[key] = value }
         for (key, value) in merged.sorted(by: { $0.key.lexicographicallyPrecedes($1.key) }) {
             let stop = key.withUnsafeBufferPointer { k in

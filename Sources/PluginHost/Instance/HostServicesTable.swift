@@ -83,7 +83,8 @@ enum HostServicesTable {
             guard let out else { return POS_STATUS_OK }
             return value.withUnsafeBufferPointer { out.pointee.write(out.pointee.context, $0.baseAddress, $0.count) }
         } catch {
-            call.context.logger.error("state_get failed: \(error)")
+            call.context.logger.warning("state store unavailable, waiting: \(error)")
+            call.storeUnavailable = true
             return POS_STATUS_ERROR
         }
     }
@@ -120,7 +121,8 @@ enum HostServicesTable {
             }
             return POS_STATUS_OK
         } catch {
-            call.context.logger.error("state_scan failed: \(error)")
+            call.context.logger.warning("state store unavailable, waiting: \(error)")
+            call.storeUnavailable = true
             return POS_STATUS_ERROR
         }
     }

@@ -93,6 +93,7 @@ public final class InProcessPluginInstance: PluginInstance, @unchecked Sendable 
                 library.vtable.pointee.handle_event(instance, handle, raw, error)
             }
         }
+        if call.storeUnavailable { return .unavailable("the state store is unavailable", retryAfterMilliseconds: 500) }
         switch result {
         case POS_HANDLE_OK:
             return call.finish(publishingTo: sink)

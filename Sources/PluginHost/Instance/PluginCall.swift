@@ -35,6 +35,9 @@ final class PluginCall {
     let event: Event?
     let transaction: StateTransaction
     private(set) var emitted: [Event] = []
+    /// The state store failed to answer a read during the call: whatever the plugin returned,
+    /// the event is offered again later without spending an attempt.
+    var storeUnavailable = false
 
     init(kind: Kind, context: PluginRuntimeContext, event: Event? = nil) {
         self.kind = kind

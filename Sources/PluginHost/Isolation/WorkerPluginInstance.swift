@@ -188,14 +188,28 @@ public final class WorkerPluginInstance: PluginInstance, @unchecked Sendable {
         switch message {
         case .stateGet:
             let key = try reader.data()
-            let value = try context.store.get(plugin: context.name, key: key)
-            var answer = FrameChannel.frame(HostMessage.stateValue.rawValue, capacity: (value?.count ?? 0) + 8)
-            answer.bool(value != nil)
-            if let value { answer.data(value) }
+            var answer = FrameChannel.frame(HostMessage.stateValue.rawValue, capacity: 64)
+            do {
+                let value = try context.store.get(plugin: context.name, key: key)
+                answer.u8(value == nil ? 0 : 1)
+                if let value { answer.data(value) }
+            } catch {
+                context.logger.warning("state store unavailable, waiting: \(error)")
+                answer.u8(2)
+            }
             try worker.channel.send(answer)
         case .stateScan:
-            let entries = try context.store.scan(plugin: context.name, prefix: try reader.data())
+            let prefix = try reader.data()
             var answer = FrameChannel.frame(HostMessage.scanResult.rawValue, capacity: 1024)
+            let entries: [(key: [UInt8], value: [UInt8])]
+            do {
+                entries = try context.store.scan(plugin: context.name, prefix: prefix)
+                answer.u8(0)
+            } catch {
+                context.logger.warning("state store unavailable, waiting: \(error)")
+                answer.u8(2)
+                entries = []
+            }
             answer.u32(UInt32(entries.count))
             for entry in entries {
                 answer.data(entry.key)
@@ -415,6 +429,7 @@ public final class WorkerPluginInstance: PluginInstance, @unchecked Sendable {
                         outcome = .handled
                     case .retry: outcome = .retry(result.message.isEmpty ? "the plugin asked for a retry (no reason given)" : result.message)
                     case .reject: outcome = .reject(result.message.isEmpty ? "rejected by the plugin (no reason given)" : result.message)
+                    case .unavailable: outcome = .unavailable("the state store is unavailable", retryAfterMilliseconds: 500)
                     }
                     reports.append(HandleReport(outcome: outcome, nanoseconds: result.nanoseconds))
                 }

@@ -200,7 +200,8 @@ import Testing
         #expect(TestSupport.eventually { (try? host.plugin("event_counter")?.metrics.handled) == 20 })
 
         try TestSupport.run(script, ["stop", cluster])
-        host.send((20..<40).map { HostProcess.itemAdded($0) })
+        // A basket never seen: its state is not in the worker's cache, so reads hit the outage too.
+        host.send((20..<40).map { HostProcess.itemAdded($0, basket: "basket_2") })
         usleep(1_500_000)  // the plugins keep trying while the database is down
         _ = try TestSupport.run(script, ["start", cluster])
         #expect(TestSupport.eventually(within: 20) { (try? host.pluginctl("query", "event_counter", "counts").output) == #"{"ITEM_ADDED":40}"# + "\n" })
