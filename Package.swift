@@ -23,6 +23,7 @@ let package = Package(
         .library(name: "PluginHost", targets: ["PluginHost"]),
         .library(name: "basket_tally", type: .dynamic, targets: ["BasketTallyPlugin"]),
         .library(name: "fraud_detection", type: .dynamic, targets: ["FraudDetectionPlugin"]),
+        .library(name: "employee_time_tracker", type: .dynamic, targets: ["TimeTrackerPlugin"]),
         // A test fixture: a Swift plugin that crashes, leaks or hangs on request.
         .library(name: "misbehaving_swift", type: .dynamic, targets: ["MisbehavingSwiftPlugin"]),
     ],
@@ -82,6 +83,9 @@ let package = Package(
 
         .target(
             name: "FraudDetectionPlugin", dependencies: ["PluginSDK"], path: "PluginsSrc/fraud_detection",
+            linkerSettings: pluginLinkerFlags),
+        .target(
+            name: "TimeTrackerPlugin", dependencies: ["PluginSDK"], path: "PluginsSrc/employee_time_tracker",
             linkerSettings: pluginLinkerFlags),
         .target(
             name: "MisbehavingSwiftPlugin", dependencies: ["PluginSDK"], path: "Tests/Fixtures/MisbehavingSwift",
