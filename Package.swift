@@ -24,6 +24,7 @@ let package = Package(
         .library(name: "basket_tally", type: .dynamic, targets: ["BasketTallyPlugin"]),
         .library(name: "fraud_detection", type: .dynamic, targets: ["FraudDetectionPlugin"]),
         .library(name: "employee_time_tracker", type: .dynamic, targets: ["TimeTrackerPlugin"]),
+        .library(name: "age_verification", type: .dynamic, targets: ["AgeVerificationPlugin"]),
         // A test fixture: a Swift plugin that crashes, leaks or hangs on request.
         .library(name: "misbehaving_swift", type: .dynamic, targets: ["MisbehavingSwiftPlugin"]),
     ],
@@ -86,6 +87,9 @@ let package = Package(
             linkerSettings: pluginLinkerFlags),
         .target(
             name: "TimeTrackerPlugin", dependencies: ["PluginSDK"], path: "PluginsSrc/employee_time_tracker",
+            linkerSettings: pluginLinkerFlags),
+        .target(
+            name: "AgeVerificationPlugin", dependencies: ["PluginSDK"], path: "PluginsSrc/age_verification",
             linkerSettings: pluginLinkerFlags),
         .target(
             name: "MisbehavingSwiftPlugin", dependencies: ["PluginSDK"], path: "Tests/Fixtures/MisbehavingSwift",
