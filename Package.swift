@@ -25,6 +25,7 @@ let package = Package(
         .library(name: "fraud_detection", type: .dynamic, targets: ["FraudDetectionPlugin"]),
         .library(name: "employee_time_tracker", type: .dynamic, targets: ["TimeTrackerPlugin"]),
         .library(name: "age_verification", type: .dynamic, targets: ["AgeVerificationPlugin"]),
+        .library(name: "purchase_recommender", type: .dynamic, targets: ["RecommenderPlugin"]),
         // A test fixture: a Swift plugin that crashes, leaks or hangs on request.
         .library(name: "misbehaving_swift", type: .dynamic, targets: ["MisbehavingSwiftPlugin"]),
     ],
@@ -90,6 +91,9 @@ let package = Package(
             linkerSettings: pluginLinkerFlags),
         .target(
             name: "AgeVerificationPlugin", dependencies: ["PluginSDK"], path: "PluginsSrc/age_verification",
+            linkerSettings: pluginLinkerFlags),
+        .target(
+            name: "RecommenderPlugin", dependencies: ["PluginSDK"], path: "PluginsSrc/purchase_recommender",
             linkerSettings: pluginLinkerFlags),
         .target(
             name: "MisbehavingSwiftPlugin", dependencies: ["PluginSDK"], path: "Tests/Fixtures/MisbehavingSwift",
