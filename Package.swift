@@ -26,6 +26,7 @@ let package = Package(
         .library(name: "employee_time_tracker", type: .dynamic, targets: ["TimeTrackerPlugin"]),
         .library(name: "age_verification", type: .dynamic, targets: ["AgeVerificationPlugin"]),
         .library(name: "purchase_recommender", type: .dynamic, targets: ["RecommenderPlugin"]),
+        .library(name: "customer_lookup", type: .dynamic, targets: ["CustomerLookupPlugin"]),
         // A test fixture: a Swift plugin that crashes, leaks or hangs on request.
         .library(name: "misbehaving_swift", type: .dynamic, targets: ["MisbehavingSwiftPlugin"]),
     ],
@@ -94,6 +95,9 @@ let package = Package(
             linkerSettings: pluginLinkerFlags),
         .target(
             name: "RecommenderPlugin", dependencies: ["PluginSDK"], path: "PluginsSrc/purchase_recommender",
+            linkerSettings: pluginLinkerFlags),
+        .target(
+            name: "CustomerLookupPlugin", dependencies: ["PluginSDK"], path: "PluginsSrc/customer_lookup",
             linkerSettings: pluginLinkerFlags),
         .target(
             name: "MisbehavingSwiftPlugin", dependencies: ["PluginSDK"], path: "Tests/Fixtures/MisbehavingSwift",
