@@ -95,9 +95,28 @@ final class RecommenderPlugin: POSPlugin {
     }
 
     private var settings: Settings
+    /// Learned pairs per source product, read from state at most once a minute of event time
+    /// (the statistics move slowly; a scan per scanned item cost more than the rest together).
+    /// Dropped whenever this instance learns, so its own sales show at once.
+    private var pairMemo: [String: (atMs: Int64, pairs: [(target: String, support: Decayed)])] = [:]
+    static let memoMilliseconds: Int64 = 60_000
 
     init(settings: PluginSettings, host: PluginHost) throws { self.settings = try settings.decode(Settings.self) }
-    func reconfigure(settings: PluginSettings, host: PluginHost) throws { self.settings = try settings.decode(Settings.self) }
+    func reconfigure(settings: PluginSettings, host: PluginHost) throws {
+        self.settings = try settings.decode(Settings.self)
+        pairMemo = [:]
+    }
+
+    private func pairs(of source: String, now: Int64, host: PluginHost) -> [(target: String, support: Decayed)] {
+        if let memo = pairMemo[source], now - memo.atMs >= 0, now - memo.atMs < Self.memoMilliseconds { return memo.pairs }
+        let prefix = "pair:\(source)|"
+        let pairs = host.state.scan(prefix: prefix).compactMap { entry -> (target: String, support: Decayed)? in
+            guard let support = try? PluginJSON.decode(Decayed.self, from: entry.value) else { return nil }
+            return (String(entry.key.dropFirst(prefix.count)), support)
+        }
+        pairMemo[source] = (now, pairs)
+        return pairs
+    }
 
     private var halfLifeMs: Double { settings.halfLifeDays * 86_400_000 }
 
@@ -160,6 +179,7 @@ final class RecommenderPlugin: POSPlugin {
     /// Counts a paid basket: baskets, each product, each ordered pair.
     private func learn(_ products: [String], now: Int64, host: PluginHost) throws {
         guard !products.isEmpty else { return }
+        for product in products { pairMemo[product] = nil }
         try bump("baskets", now: now, host: host)
         for product in products { try bump("item:\(product)", now: now, host: host) }
         for a in products {
@@ -195,11 +215,10 @@ final class RecommenderPlugin: POSPlugin {
             let total = try decayed("baskets", now: now, host: host)
             let sourceCount = try decayed("item:\(source)", now: now, host: host)
             guard total > 0, sourceCount > 0 else { continue }
-            for entry in host.state.scan(prefix: "pair:\(source)|") {
-                let target = String(entry.key.dropFirst("pair:\(source)|".count))
+            for (target, decayedSupport) in pairs(of: source, now: now, host: host) {
                 // Unknown products (never sold, not in a rule) are never recommended.
                 guard host.state.get("known:\(target)") != nil || ruleTargets.contains(target) else { continue }
-                let support = (try? PluginJSON.decode(Decayed.self, from: entry.value))?.at(now, halfLifeMs: halfLifeMs) ?? 0
+                let support = decayedSupport.at(now, halfLifeMs: halfLifeMs)
                 let confidence = support / sourceCount
                 let targetShare = try decayed("item:\(target)", now: now, host: host) / total
                 guard support >= settings.minSupport, confidence >= settings.minConfidence, targetShare > 0 else { continue }

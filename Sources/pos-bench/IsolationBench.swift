@@ -198,15 +198,24 @@ final class Rig {
     /// consumer group feeds it on the bus (a slow plugin does not hold the others back), and
     /// waits until `waitFor` (default: all) have settled them.
     func backlog(_ count: Int, waitFor names: [String]? = nil) -> UInt64 {
-        let prepared = (0..<count).map(event)
+        backlog(prepared: (0..<count).map(event), waitFor: names)
+    }
+
+    /// The same with given events, each plugin receiving only the types it subscribes to.
+    func backlog(prepared all: [Event], waitFor names: [String]? = nil) -> UInt64 {
+        let prepared = all
         let watched = dispatchers.filter { names?.contains($0.name) ?? true }
         let done = DispatchGroup()
         let started = DispatchTime.now().uptimeNanoseconds
         for dispatcher in dispatchers {
             let isWatched = watched.contains { $0 === dispatcher }
             if isWatched { done.enter() }
+            let wanted = Set(dispatcher.instance.manifest.subscriptions)
+            let everything = wanted.contains("*")
             Thread.detachNewThread {
-                for event in prepared where dispatcher.submit(event) == true {}
+                for event in prepared where everything || wanted.contains(event.type) {
+                    if !dispatcher.submit(event) { break }
+                }
                 if isWatched {
                     dispatcher.drain()
                     done.leave()
