@@ -66,7 +66,7 @@ final class AgeVerificationPlugin: POSPlugin {
         var dateOfBirth: String?
         var idScan: String?
         var method: String?
-        var verifierEmployeeId: Identifier?
+        var verifierEmployeeId: PluginIdentifier?
     }
 
     struct BasketEvent: Decodable { var basketId: String }
@@ -284,14 +284,6 @@ final class AgeVerificationPlugin: POSPlugin {
         default:
             throw PluginError.unknownQuery(name)
         }
-    }
-}
-
-struct Identifier: Decodable, CustomStringConvertible {
-    var description: String
-    init(from decoder: any Decoder) throws {
-        let container = try decoder.singleValueContainer()
-        if let number = try? container.decode(Int64.self) { description = String(number) } else { description = try container.decode(String.self) }
     }
 }
 

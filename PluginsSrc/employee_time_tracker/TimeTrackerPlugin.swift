@@ -25,7 +25,7 @@ final class TimeTrackerPlugin: POSPlugin {
     }
 
     struct SessionEvent: Decodable {
-        var employeeId: Identifier
+        var employeeId: PluginIdentifier
         var terminalId: String
         var reason: String?
     }
@@ -104,7 +104,7 @@ final class TimeTrackerPlugin: POSPlugin {
     func query(_ name: String, request: [UInt8], host: PluginHost) throws -> [UInt8] {
         guard name == "entries" else { throw PluginError.unknownQuery(name) }
         struct Request: Decodable {
-            var employeeId: Identifier
+            var employeeId: PluginIdentifier
             var fromMs: Int64?
             var toMs: Int64?
         }
@@ -134,15 +134,6 @@ final class TimeTrackerPlugin: POSPlugin {
             var hoursPerWeek: [String: Double]
         }
         return try PluginJSON.encode(Answer(employeeId: employee, entries: entries, hoursPerDay: rounded(perDay), hoursPerWeek: rounded(perWeek)))
-    }
-}
-
-/// An employee id: numbers or strings.
-struct Identifier: Decodable, Hashable, CustomStringConvertible {
-    var description: String
-    init(from decoder: any Decoder) throws {
-        let container = try decoder.singleValueContainer()
-        if let number = try? container.decode(Int64.self) { description = String(number) } else { description = try container.decode(String.self) }
     }
 }
 

@@ -1,21 +1,14 @@
-/// An employee id: the original sent numbers, the catalog allows numbers or strings.
-struct Identifier: Decodable, Hashable, Sendable, CustomStringConvertible {
-    var description: String
-    init(from decoder: any Decoder) throws {
-        let container = try decoder.singleValueContainer()
-        if let number = try? container.decode(Int64.self) { description = String(number) } else { description = try container.decode(String.self) }
-    }
-}
+import PluginSDK
 
 struct Session: Decodable {
-    var employeeId: Identifier
+    var employeeId: PluginIdentifier
     var terminalId: String
 }
 
 struct BasketStarted: Decodable {
     var basketId: String
     var terminalId: String
-    var employeeId: Identifier?
+    var employeeId: PluginIdentifier?
     var customerIdentifier: String?
 }
 
@@ -33,11 +26,11 @@ struct Item: Decodable {
 struct Payment: Decodable {
     var basketId: String
     var amount: Double?
-    var employeeId: Identifier?
+    var employeeId: PluginIdentifier?
 }
 
 struct Acknowledgement: Decodable {
     var alertId: String
-    var employeeId: Identifier?
+    var employeeId: PluginIdentifier?
     var note: String?
 }
