@@ -20,13 +20,14 @@ final class CustomerLookupPlugin: POSPlugin {
                "retry_attempts": {"type": "integer", "minimum": 0, "maximum": 10},
                "retry_backoff_ms": {"type": "integer", "minimum": 0, "maximum": 10000},
                "cache_ttl_seconds": {"type": "integer", "minimum": 0},
-               "fallback_to_cache_on_error": {"type": "boolean"}
+               "fallback_to_cache_on_error": {"type": "boolean"},
+               "circuit_breaker_seconds": {"type": "integer", "minimum": 0, "maximum": 3600}
              },
              "additionalProperties": false}
             """,
         defaultSettings: """
             {"api_endpoint": "http://127.0.0.1:8099/customers", "timeout_ms": 1000, "retry_attempts": 2, "retry_backoff_ms": 100,
-             "cache_ttl_seconds": 3600, "fallback_to_cache_on_error": true}
+             "cache_ttl_seconds": 3600, "fallback_to_cache_on_error": true, "circuit_breaker_seconds": 5}
             """)
 
     struct Settings: Decodable {
@@ -36,6 +37,7 @@ final class CustomerLookupPlugin: POSPlugin {
         var retryBackoffMs: Int
         var cacheTtlSeconds: Int
         var fallbackToCacheOnError: Bool
+        var circuitBreakerSeconds: Int
     }
 
     struct Identified: Decodable {
@@ -93,6 +95,9 @@ final class CustomerLookupPlugin: POSPlugin {
 
     private var settings: Settings
     private var client: DirectoryClient
+    /// After a lookup found the directory down, it is not asked again until this monotonic time:
+    /// a dead directory must not slow every till by its timeouts and retries.
+    private var directoryDownUntil = 0
 
     init(settings: PluginSettings, host: PluginHost) throws {
         let decoded = try settings.decode(Settings.self)
@@ -156,6 +161,13 @@ final class CustomerLookupPlugin: POSPlugin {
             profile = cached.profile
             source = "cache"
             status = "CACHE_HIT"
+        } else if DirectoryClient.now() < directoryDownUntil {
+            status = "SKIPPED"
+            failure = "the directory failed recently; not asked for \(settings.circuitBreakerSeconds) s"
+            if settings.fallbackToCacheOnError, let cached {
+                profile = cached.profile
+                source = "stale_cache"
+            }
         } else {
             while attempts <= settings.retryAttempts {
                 if attempts > 0 { usleep(UInt32(settings.retryBackoffMs << (attempts - 1)) * 1000) }
@@ -181,6 +193,9 @@ final class CustomerLookupPlugin: POSPlugin {
                     status = "FAILED"
                     failure = "\(error)"
                 }
+            }
+            if profile == nil, status == "FAILED" || status == "TIMEOUT" {
+                directoryDownUntil = DirectoryClient.now() + settings.circuitBreakerSeconds * 1000
             }
             if profile == nil, status != "NOT_FOUND", settings.fallbackToCacheOnError, let cached {
                 profile = cached.profile

@@ -26,17 +26,9 @@ enum HostServicesTable {
         return Unmanaged<PluginCall>.fromOpaque(UnsafeRawPointer(handle)).takeUnretainedValue()
     }
 
-    static func bytes(_ pointer: UnsafePointer<UInt8>?, _ length: Int) -> [UInt8] {
-        guard let pointer, length > 0 else { return [] }
-        return Array(UnsafeBufferPointer(start: pointer, count: length))
-    }
+    static func bytes(_ pointer: UnsafePointer<UInt8>?, _ length: Int) -> [UInt8] { CBuffers.bytes(pointer, length) }
 
-    static func text(_ pointer: UnsafePointer<CChar>?, _ length: Int) -> String {
-        guard let pointer, length > 0 else { return "" }
-        return pointer.withMemoryRebound(to: UInt8.self, capacity: length) {
-            String(decoding: UnsafeBufferPointer(start: $0, count: length), as: UTF8.self)
-        }
-    }
+    static func text(_ pointer: UnsafePointer<CChar>?, _ length: Int) -> String { CBuffers.text(pointer, length) }
 
     static let log: @convention(c) (OpaquePointer?, pos_log_level, UnsafePointer<CChar>?, Int) -> Void = {
         handle, level, message, length in

@@ -67,7 +67,7 @@ import Testing
 
     @Test func slowFailingAndMissingDirectoryAnswers() throws {
         let directory = try Directory()
-        let plugin = try plugin(directory)
+        let plugin = try plugin(directory, ["circuit_breaker_seconds": .number(0)])
         identify(plugin, "b1", "+15550000001", at: 0)  // slower than the 300 ms timeout, three attempts
         identify(plugin, "b2", "+15550000099", at: 1)  // 404: one attempt, no profile
         identify(plugin, "b3", "+15550000002", at: 2)  // 500 three times
@@ -85,9 +85,22 @@ import Testing
         identify(plugin, "b5", "+15550000002", at: 10 + 7_200)  // past the TTL, directory failing
         #expect(plugin.emitted("CUSTOMER_DATA_FETCHED").last?["source"] == .string("stale_cache"))
         #expect(try lookups(plugin).last?["status"] == .string("FAILED"))
-        let strict = try self.plugin(directory, ["fallback_to_cache_on_error": .bool(false)])
+        let strict = try self.plugin(directory, ["fallback_to_cache_on_error": .bool(false), "circuit_breaker_seconds": .number(0)])
         identify(strict, "c1", "+15550000002", at: 0)
         #expect(strict.emitted("CUSTOMER_DATA_FETCHED").isEmpty)
+    }
+
+    @Test func aDirectoryThatJustFailedIsNotAskedAgainForAWhile() throws {
+        let directory = try Directory()
+        let plugin = try plugin(directory, ["circuit_breaker_seconds": .number(2)])
+        identify(plugin, "b1", "+15550000002", at: 0)  // 500 three times: the breaker opens
+        identify(plugin, "b2", "+1234567890", at: 1)
+        #expect(directory.server.requests("/customers/%2B1234567890/") == 0)
+        #expect(try lookups(plugin).last?["status"] == .string("SKIPPED"))
+        usleep(2_100_000)
+        identify(plugin, "b3", "+1234567890", at: 2)
+        #expect(directory.server.requests("/customers/%2B1234567890/") == 1)
+        #expect(plugin.emitted("CUSTOMER_DATA_FETCHED").last?["basket_id"] == .string("b3"))
     }
 
     @Test func purchaseHistoryIsBuiltFromPaidBaskets() throws {
