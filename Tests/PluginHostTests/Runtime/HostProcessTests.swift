@@ -88,6 +88,24 @@ import Testing
         #expect(TestSupport.eventually { workers.allSatisfy { kill(pid_t($0), 0) != 0 } })
     }
 
+    @Test func aWorkerThatBreaksTheProtocolFailsItsPluginOnlyWithAClearReason() throws {
+        let host = try HostProcess(label: "bad-worker")
+        // A "worker" that answers with a corrupt frame, and one that sends a wrong message.
+        let corrupt = host.directory + "/corrupt-worker.sh"
+        TestSupport.write("#!/bin/sh\nprintf '\\377\\377\\377\\377garbage' >&3\nsleep 5\n", to: corrupt)
+        chmod(corrupt, 0o755)
+        host.process.environment = ProcessInfo.processInfo.environment.merging(["POS_PLUGIN_WORKER": corrupt]) { $1 }
+        TestSupport.write("# tallies baskets\nenabled: true\nisolation: inprocess\n", to: host.plugins + "/basket_tally.yaml")
+        try host.start()
+        let counter = try #require(try host.plugin("event_counter"))
+        #expect(counter.state == .failed)
+        #expect(counter.lastError?.contains("the plugin crashed while loading") == true, "\(counter.lastError ?? "")")
+        // The in-process plugin is unaffected and the host serves.
+        host.send((0..<5).map { HostProcess.itemAdded($0) })
+        #expect(TestSupport.eventually { (try? host.plugin("basket_tally")?.metrics.handled) == 5 })
+        #expect(host.finish() == 0)
+    }
+
     @Test func togglingWithPluginctlWhileEventsFlow() throws {
         let host = try HostProcess(label: "toggle")
         try host.start()
