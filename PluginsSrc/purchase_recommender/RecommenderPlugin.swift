@@ -100,11 +100,15 @@ final class RecommenderPlugin: POSPlugin {
     /// Dropped whenever this instance learns, so its own sales show at once.
     private var pairMemo: [String: (atMs: Int64, pairs: [(target: String, support: Decayed)])] = [:]
     static let memoMilliseconds: Int64 = 60_000
+    /// Decayed counters read from state, with the same freshness; this instance's own updates
+    /// go through it, so its own sales and feedback show at once.
+    private var counterMemo: [String: (readAtMs: Int64, counter: Decayed?)] = [:]
 
     init(settings: PluginSettings, host: PluginHost) throws { self.settings = try settings.decode(Settings.self) }
     func reconfigure(settings: PluginSettings, host: PluginHost) throws {
         self.settings = try settings.decode(Settings.self)
         pairMemo = [:]
+        counterMemo = [:]
     }
 
     private func pairs(of source: String, now: Int64, host: PluginHost) -> [(target: String, support: Decayed)] {
@@ -167,13 +171,22 @@ final class RecommenderPlugin: POSPlugin {
 
     private func load(_ id: String, _ host: PluginHost) throws -> Basket { try host.state.get("basket:\(id)", as: Basket.self) ?? Basket() }
 
+    private func counter(_ key: String, now: Int64, host: PluginHost) throws -> Decayed? {
+        if let memo = counterMemo[key], now - memo.readAtMs >= 0, now - memo.readAtMs < Self.memoMilliseconds { return memo.counter }
+        let stored = try host.state.get(key, as: Decayed.self)
+        if counterMemo.count > 100_000 { counterMemo.removeAll() }
+        counterMemo[key] = (now, stored)
+        return stored
+    }
+
     private func decayed(_ key: String, now: Int64, host: PluginHost) throws -> Double {
-        try host.state.get(key, as: Decayed.self)?.at(now, halfLifeMs: halfLifeMs) ?? 0
+        try counter(key, now: now, host: host)?.at(now, halfLifeMs: halfLifeMs) ?? 0
     }
 
     private func bump(_ key: String, now: Int64, host: PluginHost) throws {
-        let value = try decayed(key, now: now, host: host) + 1
-        try host.state.put(key, json: Decayed(value: value, atMs: now))
+        let updated = Decayed(value: try decayed(key, now: now, host: host) + 1, atMs: now)
+        try host.state.put(key, json: updated)
+        counterMemo[key] = (now, updated)
     }
 
     /// Counts a paid basket: baskets, each product, each ordered pair.
