@@ -246,6 +246,30 @@ final class Rig {
         return (latencies[latencies.count / 2], latencies[min(latencies.count - 1, latencies.count * 99 / 100)])
     }
 
+    /// Submits `events` at a fixed rate, each to the plugins subscribed to its type, and returns
+    /// submit-to-settled percentiles (ms) of the first plugin over the events it takes. Their
+    /// positions must be unique and not used by an earlier run.
+    func paced(_ events: [Event], perSecond rate: Int) -> (p50: Double, p99: Double) {
+        var sentAt: [Int: UInt64] = [:]
+        let wanted = dispatchers.map { Set($0.instance.manifest.subscriptions) }
+        let started = DispatchTime.now().uptimeNanoseconds
+        let interval = UInt64(1_000_000_000 / rate)
+        for (index, event) in events.enumerated() {
+            let due = started + UInt64(index) * interval
+            while DispatchTime.now().uptimeNanoseconds < due { usleep(50) }
+            let now = DispatchTime.now().uptimeNanoseconds
+            for (dispatcher, types) in zip(dispatchers, wanted) where types.contains("*") || types.contains(event.type) {
+                if dispatcher === dispatchers[0] { sentAt[Int(event.position!.offset)] = now }
+                dispatcher.submit(event)
+            }
+        }
+        for dispatcher in dispatchers { dispatcher.drain() }
+        let settled = arrivals.times.withLock { times in sentAt.map { (times[$0.key % Rig.capacity], $0.value) } }
+        let latencies = settled.map { Double($0.0 &- $0.1) / 1e6 }.sorted()
+        guard !latencies.isEmpty else { return (0, 0) }
+        return (latencies[latencies.count / 2], latencies[min(latencies.count - 1, latencies.count * 99 / 100)])
+    }
+
     func crashes(_ name: String) -> Int {
         guard let index = dispatchers.firstIndex(where: { $0.name == name }) else { return 0 }
         return instances[index].supervisionStatus?.crashes ?? 0
