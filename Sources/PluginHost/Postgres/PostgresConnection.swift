@@ -248,24 +248,25 @@ public final class PostgresPool: @unchecked Sendable {
         }
     }
 
+    /// An idle connection, a new one while fewer than `size` exist, else waits for one.
     private func borrow() throws -> PostgresConnection {
         condition.lock()
-        defer { condition.unlock() }
-        while idle.isEmpty {
-            if created < size {
-                created += 1
-                condition.unlock()
-                defer { condition.lock() }
-                do { return try PostgresConnection(conninfo: conninfo, logger: logger) } catch {
-                    condition.lock()
-                    created -= 1
-                    condition.unlock()
-                    throw error
-                }
-            }
-            condition.wait()
+        while idle.isEmpty && created >= size { condition.wait() }
+        if let connection = idle.popLast() {
+            condition.unlock()
+            return connection
         }
-        return idle.removeLast()
+        created += 1
+        condition.unlock()
+        do {
+            return try PostgresConnection(conninfo: conninfo, logger: logger)
+        } catch {
+            condition.lock()
+            created -= 1
+            condition.signal()
+            condition.unlock()
+            throw error
+        }
     }
 
     private func giveBack(_ connection: PostgresConnection) {
