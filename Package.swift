@@ -55,6 +55,8 @@ let package = Package(
         // the worker starts in milliseconds.
         .target(name: "PluginIPC", dependencies: ["PluginABI"]),
         .target(name: "PluginSDK", dependencies: ["PluginABI"]),
+        // Reading AAMVA driver licence / ID card barcodes and calendar-day age rules (no Foundation).
+        .target(name: "AAMVA"),
         // The few system calls the worker makes that Swift cannot (prctl is variadic).
         .target(name: "WorkerSupport", path: "Sources/WorkerSupport"),
         .target(
@@ -91,7 +93,7 @@ let package = Package(
             name: "TimeTrackerPlugin", dependencies: ["PluginSDK"], path: "PluginsSrc/employee_time_tracker",
             linkerSettings: pluginLinkerFlags),
         .target(
-            name: "AgeVerificationPlugin", dependencies: ["PluginSDK"], path: "PluginsSrc/age_verification",
+            name: "AgeVerificationPlugin", dependencies: ["PluginSDK", "AAMVA"], path: "PluginsSrc/age_verification",
             linkerSettings: pluginLinkerFlags),
         .target(
             name: "RecommenderPlugin", dependencies: ["PluginSDK"], path: "PluginsSrc/purchase_recommender",
@@ -103,7 +105,7 @@ let package = Package(
             name: "MisbehavingSwiftPlugin", dependencies: ["PluginSDK"], path: "Tests/Fixtures/MisbehavingSwift",
             linkerSettings: pluginLinkerFlags),
 
-        .testTarget(name: "PluginHostTests", dependencies: ["PluginHost", "PluginSDK"]),
+        .testTarget(name: "PluginHostTests", dependencies: ["PluginHost", "PluginSDK", "AAMVA"]),
     ],
     swiftLanguageModes: [.v6]
 )

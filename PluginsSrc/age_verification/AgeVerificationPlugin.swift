@@ -1,3 +1,4 @@
+import AAMVA
 import PluginSDK
 
 /// Holds age-restricted items until the customer's age is verified (typed in, a date of birth,
@@ -22,7 +23,9 @@ final class AgeVerificationPlugin: POSPlugin {
                "products": {"type": "array", "items": {"type": "object",
                   "properties": {"product_id": {"type": "string", "minLength": 1}, "category": {"type": "string", "minLength": 1}},
                   "required": ["product_id", "category"], "additionalProperties": false}},
-               "accept_expired_ids": {"type": "boolean"}
+               "accept_expired_ids": {"type": "boolean"},
+               "timezone": {"type": "string", "minLength": 1, "maxLength": 64},
+               "store_timezones": {"type": "object", "additionalProperties": {"type": "string", "minLength": 1, "maxLength": 64}}
              },
              "additionalProperties": false}
             """,
@@ -32,7 +35,9 @@ final class AgeVerificationPlugin: POSPlugin {
                             {"category": "lottery", "minimum_age": 18}, {"category": "energy_drink", "minimum_age": 16}],
              "products": [{"product_id": "BEER", "category": "alcohol"}, {"product_id": "WINE", "category": "alcohol"},
                           {"product_id": "CIGARETTES", "category": "tobacco"}, {"product_id": "ENERGY_DRINK", "category": "energy_drink"}],
-             "accept_expired_ids": false}
+             "accept_expired_ids": false,
+             "timezone": "UTC",
+             "store_timezones": {}}
             """)
 
     struct Settings: Decodable {
@@ -48,6 +53,8 @@ final class AgeVerificationPlugin: POSPlugin {
         var categories: [Category]
         var products: [Product]
         var acceptExpiredIds: Bool
+        var timezone: String
+        var storeTimezones: [String: String]
     }
 
     struct ItemEvent: Decodable {
@@ -67,6 +74,7 @@ final class AgeVerificationPlugin: POSPlugin {
         var idScan: String?
         var method: String?
         var verifierEmployeeId: PluginIdentifier?
+        var storeId: PluginIdentifier?
     }
 
     struct BasketEvent: Decodable { var basketId: String }
@@ -88,6 +96,7 @@ final class AgeVerificationPlugin: POSPlugin {
     struct Violation: Codable {
         var basketId: String
         var reason: String
+        var reasons: [String]?
         var atMs: Int64
         var minimumAge: Int?
         var verifier: String?
@@ -97,15 +106,33 @@ final class AgeVerificationPlugin: POSPlugin {
     private var settings: Settings
     private var ageByCategory: [String: Int] = [:]
     private var categoryByProduct: [String: String] = [:]
+    private var calendar: StoreCalendar
+    private var storeCalendars: [String: StoreCalendar] = [:]
 
     init(settings: PluginSettings, host: PluginHost) throws {
-        self.settings = try settings.decode(Settings.self)
+        let decoded = try settings.decode(Settings.self)
+        (calendar, storeCalendars) = try Self.calendars(decoded)
+        self.settings = decoded
         index()
     }
 
     func reconfigure(settings: PluginSettings, host: PluginHost) throws {
-        self.settings = try settings.decode(Settings.self)
+        let decoded = try settings.decode(Settings.self)
+        (calendar, storeCalendars) = try Self.calendars(decoded)
+        self.settings = decoded
         index()
+    }
+
+    /// The store's time zone and the per-store ones; an unknown name refuses the settings.
+    private static func calendars(_ settings: Settings) throws -> (StoreCalendar, [String: StoreCalendar]) {
+        do {
+            let main = try StoreCalendar(identifier: settings.timezone)
+            var stores: [String: StoreCalendar] = [:]
+            for (store, zone) in settings.storeTimezones { stores[store] = try StoreCalendar(identifier: zone) }
+            return (main, stores)
+        } catch {
+            throw PluginError.invalidSettings("\(error)")
+        }
     }
 
     private func index() {
@@ -162,12 +189,14 @@ final class AgeVerificationPlugin: POSPlugin {
             let required = basket.held.map(\.minimumAge).max()
             basket.held = []
             try save(basketId, basket, host)
-            try fail(basketId, reason: "VERIFICATION_CANCELLED", minimumAge: required, verifier: nil, method: nil, now: now, host: host)
+            try fail(basketId, reason: "VERIFICATION_CANCELLED", detail: "the age check was cancelled; the restricted items were removed", minimumAge: required, now: now, host: host)
         case "PAYMENT_INITIATED":
             let basketId = try event.decode(BasketEvent.self).basketId
             let basket = try load(basketId, host)
             if !basket.held.isEmpty {
-                try fail(basketId, reason: "UNVERIFIED_RESTRICTED_ITEMS", minimumAge: basket.held.map(\.minimumAge).max(), verifier: nil, method: nil, now: now, host: host)
+                try fail(
+                    basketId, reason: "UNVERIFIED_RESTRICTED_ITEMS", detail: "payment started while restricted items wait for an age check",
+                    minimumAge: basket.held.map(\.minimumAge).max(), now: now, host: host)
             }
         case "PAYMENT_PROCESSED", "BASKET_CLOSED":
             try host.state.delete("basket:\(try event.decode(BasketEvent.self).basketId)")
@@ -180,35 +209,28 @@ final class AgeVerificationPlugin: POSPlugin {
         var basket = try load(check.basketId, host)
         let required = basket.held.map(\.minimumAge).max()
         let verifier = check.verifierEmployeeId?.description
-        let today = AAMVALicence.day(ofMilliseconds: now)
-        let age: Int
+        let zone = check.storeId.flatMap { storeCalendars[$0.description] } ?? calendar
+        let today = zone.day(atMilliseconds: now)
+        let verdict: AgeVerdict
         let method: String
         if let scan = check.idScan {
             method = "ID_SCAN"
-            let licence: AAMVALicence
-            do { licence = try AAMVALicence(parsing: scan) } catch {
-                return try fail(check.basketId, reason: "MALFORMED_ID", detail: error.description, minimumAge: required, verifier: verifier, method: method, now: now, host: host)
-            }
-            if licence.expiry < today && !settings.acceptExpiredIds {
-                return try fail(check.basketId, reason: "EXPIRED_ID", minimumAge: required, verifier: verifier, method: method, now: now, host: host)
-            }
-            age = AAMVALicence.age(born: licence.dateOfBirth, on: today)
+            verdict = AgeCheck.scanned(scan, required: required ?? 0, today: today, acceptExpired: settings.acceptExpiredIds)
         } else if let text = check.dateOfBirth {
             method = check.method ?? "DATE_OF_BIRTH"
-            let parts = text.split(separator: "-").compactMap { Int($0) }
-            let birth = parts.count == 3 ? AAMVALicence.Day(year: parts[0], month: parts[1], day: parts[2]) : nil
-            guard let birth, AAMVALicence.isValid(birth), birth <= today else {
-                return try fail(check.basketId, reason: "INVALID_DATE_OF_BIRTH", minimumAge: required, verifier: verifier, method: method, now: now, host: host)
-            }
-            age = AAMVALicence.age(born: birth, on: today)
+            verdict = AgeCheck.dateOfBirth(text, required: required ?? 0, today: today)
         } else if let typed = check.customerAge {
             method = check.method ?? "MANUAL_CHECK"
-            age = typed
+            verdict = AgeCheck.typed(typed, required: required ?? 0)
         } else {
             throw PluginError.reject("AGE_VERIFIED for \(check.basketId) carries no customer_age, date_of_birth or id_scan")
         }
-        guard age >= (required ?? 0) else {
-            return try fail(check.basketId, reason: "INSUFFICIENT_AGE", minimumAge: required, verifier: verifier, method: method, now: now, host: host)
+        let age: Int
+        switch verdict {
+        case .failed(let failures):
+            return try fail(check.basketId, failures, minimumAge: required, verifier: verifier, method: method, now: now, host: host)
+        case .passed(let passedAge):
+            age = passedAge
         }
         let released = basket.held
         basket.held = []
@@ -235,19 +257,39 @@ final class AgeVerificationPlugin: POSPlugin {
         host.count("verifications_passed")
     }
 
+    /// A failure with no verification behind it (cancelled, paid while held): method NONE.
+    private func fail(_ basketId: String, reason: String, detail: String, minimumAge: Int?, now: Int64, host: PluginHost) throws {
+        try fail(basketId, [AgeFailure(reason: reason, detail: detail)], minimumAge: minimumAge, verifier: nil, method: "NONE", now: now, host: host)
+    }
+
+    /// Records a violation (reasons, never the ID's dates) and tells the till every reason with
+    /// a sentence the cashier can act on, plus the date the customer comes of age or the ID's
+    /// expiry where that applies.
     private func fail(
-        _ basketId: String, reason: String, detail: String? = nil, minimumAge: Int?, verifier: String?, method: String?, now: Int64, host: PluginHost
+        _ basketId: String, _ failures: [AgeFailure], minimumAge: Int?, verifier: String?, method: String, now: Int64, host: PluginHost
     ) throws {
-        let violation = Violation(basketId: basketId, reason: reason, atMs: now, minimumAge: minimumAge, verifier: verifier, method: method)
+        let reasons = failures.map(\.reason)
+        let reason = reasons.first ?? "UNKNOWN"
+        let violation = Violation(basketId: basketId, reason: reason, reasons: reasons, atMs: now, minimumAge: minimumAge, verifier: verifier, method: method)
         try host.state.put("violation:\(basketId):\(now):\(reason)", json: violation)
         struct Failed: Encodable {
             var basketId: String
             var reason: String
-            var detail: String?
+            var reasons: [String]
+            var detail: String
             var minimumAge: Int?
+            var method: String
+            var reachesMinimumAgeOn: String?
+            var expiredOn: String?
         }
-        try host.emit(type: "AGE_VERIFICATION_FAILED", key: basketId, Failed(basketId: basketId, reason: reason, detail: detail, minimumAge: minimumAge))
-        host.count("violations_\(reason.lowercased())")
+        try host.emit(
+            type: "AGE_VERIFICATION_FAILED", key: basketId,
+            Failed(
+                basketId: basketId, reason: reason, reasons: reasons, detail: failures.map(\.detail).joined(separator: "; "),
+                minimumAge: minimumAge, method: method,
+                reachesMinimumAgeOn: failures.compactMap(\.reachesMinimumAgeOn).first?.description,
+                expiredOn: failures.compactMap(\.expiredOn).first?.description))
+        for reason in reasons { host.count("violations_\(reason.lowercased())") }
     }
 
     private func load(_ basketId: String, _ host: PluginHost) throws -> BasketState {

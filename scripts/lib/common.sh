@@ -25,10 +25,22 @@ ensure_build_packages() {
     ensure_packages libyaml-dev librdkafka-dev libpq-dev pkg-config gcc libc6-dev
 }
 
-# What the tests need beyond the build (systemd-analyze verifies the unit file).
+# ensure_python_module MODULE PACKAGE: pip-installs PACKAGE from PyPI unless MODULE imports.
+ensure_python_module() {
+    command -v python3 >/dev/null || ensure_packages python3
+    python3 -c "import $1" 2>/dev/null && return 0
+    python3 -m pip --version >/dev/null 2>&1 || ensure_packages python3-pip
+    log "installing $2 from PyPI"
+    # --break-system-packages: Debian's own python3 refuses pip installs without it (PEP 668).
+    python3 -m pip install -q --disable-pip-version-check --root-user-action=ignore --break-system-packages "$2" >&2
+}
+
+# What the tests need beyond the build (systemd-analyze verifies the unit file; aamva-parser
+# is the independent reference for the ID barcode reader).
 ensure_test_packages() {
     ensure_build_packages
-    ensure_packages systemd kcat postgresql
+    ensure_packages systemd kcat postgresql tzdata
+    ensure_python_module aamva_parser aamva-parser
 }
 
 # Build configuration (debug or release) and where SwiftPM puts products.
