@@ -19,6 +19,7 @@ let package = Package(
         .executable(name: "pos-plugin-worker", targets: ["pos-plugin-worker"]),
         .executable(name: "pos-bench", targets: ["pos-bench"]),
         .executable(name: "pos-loadgen", targets: ["pos-loadgen"]),
+        .executable(name: "pos-kafka-mock", targets: ["pos-kafka-mock"]),
         .library(name: "PluginSDK", targets: ["PluginSDK"]),
         .library(name: "PluginHost", targets: ["PluginHost"]),
         .library(name: "basket_tally", type: .dynamic, targets: ["BasketTallyPlugin"]),
@@ -77,6 +78,9 @@ let package = Package(
         .executableTarget(name: "pos-plugin-worker", dependencies: ["PluginABI", "PluginIPC", "WorkerSupport"]),
         .executableTarget(
             name: "pos-loadgen",
+            dependencies: ["PluginHost", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
+        .executableTarget(
+            name: "pos-kafka-mock",
             dependencies: ["PluginHost", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
         .executableTarget(
             name: "pos-bench",

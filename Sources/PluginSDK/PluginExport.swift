@@ -196,19 +196,35 @@ enum Trampolines {
         }
     }
 
-    /// A one-line description of a decoding failure naming the offending field.
+    /// A one-line description of a decoding failure naming the offending field by its name in
+    /// the payload (snake_case, as the event catalog spells it), not the Swift property's.
     static func describe(_ error: DecodingError) -> String {
         func path(_ context: DecodingError.Context) -> String {
-            context.codingPath.map { $0.intValue.map(String.init) ?? $0.stringValue }.joined(separator: ".")
+            context.codingPath.map { $0.intValue.map(String.init) ?? snakeCase($0.stringValue) }.joined(separator: ".")
         }
         switch error {
         case .keyNotFound(let key, let context):
             let prefix = path(context)
-            return "missing field '\(prefix.isEmpty ? key.stringValue : prefix + "." + key.stringValue)'"
+            return "missing field '\(prefix.isEmpty ? snakeCase(key.stringValue) : prefix + "." + snakeCase(key.stringValue))'"
         case .typeMismatch(let type, let context): return "field '\(path(context))' is not \(type)"
         case .valueNotFound(let type, let context): return "field '\(path(context))' is null, expected \(type)"
         case .dataCorrupted(let context): return "\(context.debugDescription) at '\(path(context))'"
         @unknown default: return String(describing: error)
         }
+    }
+
+    /// `employeeId` -> `employee_id`: the inverse of JSONDecoder's `convertFromSnakeCase` for
+    /// the names plugins use.
+    static func snakeCase(_ name: String) -> String {
+        var result = ""
+        for character in name {
+            if character.isUppercase {
+                if !result.isEmpty { result.append("_") }
+                result += character.lowercased()
+            } else {
+                result.append(character)
+            }
+        }
+        return result
     }
 }

@@ -36,7 +36,7 @@ struct PosHost: ParsableCommand {
     var drainTimeout: Double = 10
 
     func run() throws {
-        JournalLogHandler.bootstrap()
+        HostLogHandler.bootstrap()
         let logger = Logger(label: "pos-host")
         let systemd = SystemdNotifier()
         let base = FileManager.default.currentDirectoryPath

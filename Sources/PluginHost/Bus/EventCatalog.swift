@@ -10,9 +10,9 @@ public struct EventCatalog: Sendable {
         func accepts(_ value: JSONValue) -> Bool {
             switch (self, value) {
             case (.string, .string), (.boolean, .bool), (.object, .object), (.array, .array), (.number, .number): return true
-            case (.integer, .number(let number)): return number.rounded() == number
+            case (.integer, .number): return value.exactInteger != nil
             case (.identifier, .string(let text)): return !text.isEmpty
-            case (.identifier, .number(let number)): return number.rounded() == number
+            case (.identifier, .number): return value.exactInteger != nil
             default: return false
             }
         }
@@ -64,11 +64,60 @@ public struct EventCatalog: Sendable {
                 if field.required { return .failure(.init(reason: "\(spec.type): missing required field '\(field.name)'")) }
             case let value?:
                 if !field.kind.accepts(value) {
-                    return .failure(.init(reason: "\(spec.type): field '\(field.name)' must be \(field.kind == .identifier ? "an id (text or integer)" : "of type \(field.kind.rawValue)"), got \(value.typeName)"))
+                    let expected = switch field.kind {
+                    case .identifier: "an id (text, or a whole number within 2^53)"
+                    case .integer: "a whole number within 2^53"
+                    default: "of type \(field.kind.rawValue)"
+                    }
+                    return .failure(.init(reason: "\(spec.type): field '\(field.name)' must be \(expected), got \(Self.describe(value))"))
+                }
+                if let problem = Self.check(value, of: field) {
+                    return .failure(.init(reason: "\(spec.type): field '\(field.name)' \(problem)"))
                 }
             }
         }
         return .success(fields)
+    }
+
+    /// Ranges by field name, the same on every type that declares the field (docs/events.md).
+    /// Amounts are never negative: a refund would be its own type with its own rule.
+    static let ranges: [String: ClosedRange<Double>] = [
+        "quantity": 1...1_000_000, "price": 0...100_000_000, "amount": 0...100_000_000, "subtotal": 0...100_000_000,
+        "total": 0...100_000_000, "customer_age": 0...150, "minimum_age": 0...150, "items": 0...1_000_000,
+    ]
+    /// The longest id and the longest other text a declared field may hold, in UTF-8 bytes.
+    public static let maximumIdentifierBytes = 128
+    public static let maximumTextBytes = 4096
+
+    /// What is wrong with a value of the right type, or nil.
+    static func check(_ value: JSONValue, of field: Field) -> String? {
+        switch value {
+        case .number(let number):
+            if let range = ranges[field.name], !range.contains(number) {
+                return number < range.lowerBound
+                    ? "must be at least \(JSONValue.number(range.lowerBound).jsonText), got \(value.jsonText.prefix(40))"
+                    : "must be at most \(JSONValue.number(range.upperBound).jsonText), got \(value.jsonText.prefix(40))"
+            }
+            if field.kind == .identifier, number < 0 { return "must not be negative, got \(value.jsonText.prefix(40))" }
+        case .string(let text):
+            let isIdentifier = field.kind == .identifier || field.name.hasSuffix("_id")
+            if isIdentifier, text.isEmpty { return "must not be empty" }
+            let limit = isIdentifier ? maximumIdentifierBytes : maximumTextBytes
+            if text.utf8.count > limit { return "is longer than \(limit) bytes (\(text.utf8.count))" }
+            if isIdentifier, text.unicodeScalars.contains(where: { $0.value < 0x20 || $0.value == 0x7F }) { return "contains a control character" }
+        default:
+            break
+        }
+        return nil
+    }
+
+    /// A value's type for an error message, with the value itself when it is short.
+    static func describe(_ value: JSONValue) -> String {
+        switch value {
+        case .number: "number \(value.jsonText.prefix(40))"
+        case .bool, .null: "\(value.typeName) \(value.jsonText.prefix(40))"
+        default: value.typeName
+        }
     }
 }
 

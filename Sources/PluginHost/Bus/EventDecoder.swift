@@ -59,7 +59,7 @@ public struct EventDecoder: Sendable {
         let typeName = try validType(type, field: "type")
         guard case .object(let fields) = object["payload"]! else { throw Rejection(reason: "\"payload\" must be a JSON object") }
         if let version = object["schema_version"], version != .null {
-            guard let number = version.numberValue, Self.supportedSchemaVersions.contains(Int(number)), number.rounded() == number else {
+            guard let number = version.exactInteger, Self.supportedSchemaVersions.contains(Int(number)) else {
                 throw Rejection(reason: "envelope schema_version \(version.jsonText) is not supported (this host reads \(Self.supportedSchemaVersions))")
             }
         }
@@ -111,21 +111,32 @@ public struct EventDecoder: Sendable {
         return name
     }
 
+    /// Envelope ids and names: text of at most 256 bytes without control characters, or a
+    /// whole number (the original's numeric ids) within 2^53.
     private func optionalString(_ value: JSONValue?, field: String) throws(Rejection) -> String? {
         switch value {
         case nil, .null?: return nil
-        case .string(let text)?: return text
-        case .number(let number)? where number.rounded() == number: return String(Int64(number))
-        default: throw Rejection(reason: "\"\(field)\" must be a string")
+        case .string(let text)?:
+            guard text.utf8.count <= Self.maximumIdentifierBytes else {
+                throw Rejection(reason: "\"\(field)\" is longer than \(Self.maximumIdentifierBytes) bytes")
+            }
+            guard !text.unicodeScalars.contains(where: { $0.properties.generalCategory == .control }) else {
+                throw Rejection(reason: "\"\(field)\" contains a control character")
+            }
+            return text
+        case let number? where number.exactInteger != nil: return String(number.exactInteger!)
+        default: throw Rejection(reason: "\"\(field)\" must be a string (or a whole number within 2^53)")
         }
     }
+
+    static let maximumIdentifierBytes = 256
 
     /// Basket id, else terminal id, else empty: the ordering key.
     func routingKey(_ object: [String: JSONValue]) -> String {
         for field in ["basket_id", "terminal_id"] {
             switch object[field] {
             case .string(let text)? where !text.isEmpty: return text
-            case .number(let number)?: return String(Int64(number))
+            case let number? where number.exactInteger != nil: return String(number.exactInteger!)
             default: continue
             }
         }
@@ -134,8 +145,10 @@ public struct EventDecoder: Sendable {
 
     private func eventTime(_ milliseconds: JSONValue?, iso: JSONValue?) throws(Rejection) -> Int64 {
         if let milliseconds, milliseconds != .null {
-            guard let number = milliseconds.numberValue, number.isFinite else { throw Rejection(reason: "\"time_ms\" must be a number") }
-            return Int64(number)
+            guard let number = milliseconds.exactInteger, number >= 0 else {
+                throw Rejection(reason: "\"time_ms\" must be a whole number of milliseconds since 1970 (0 to 2^53), got \(milliseconds.jsonText.prefix(40))")
+            }
+            return number
         }
         if let iso, iso != .null {
             guard let text = iso.stringValue, let parsed = Self.parseISO8601(text) else {

@@ -83,8 +83,8 @@ public final class WorkerPluginInstance: PluginInstance, @unchecked Sendable {
         name: String?, path: String, sha256: String?, settings source: SettingsSource?, context: PluginRuntimeContext?,
         supervision: SupervisionSettings
     ) throws(PluginLoadError) -> Started {
-        try PluginLoader.preflight(path: path, sha256: nil)
-        let snapshot = try LibrarySnapshots.store(path, pin: sha256)
+        let real = try PluginLoader.preflight(path: path, sha256: nil)
+        let snapshot = try LibrarySnapshots.store(real, pin: sha256)
         let worker: WorkerProcess
         do { worker = try WorkerProcess.spawn(settings: supervision) } catch { throw PluginLoadError(.crashed, path: path, error.description) }
         var succeeded = false

@@ -62,26 +62,34 @@ public enum PluginLoader {
     /// (A hostile plugin can still crash in its own constructors or entry: inspect unknown
     /// files with `pluginctl inspect`, which loads them in a throwaway process.)
     public static func load(path: String, sha256 pin: String? = nil) throws(PluginLoadError) -> PluginLibrary {
-        try preflight(path: path, sha256: pin)
-        let descriptor = try open(path: path)
+        let real = try preflight(path: path, sha256: pin)
+        let descriptor = try open(path: real)
         let description = try validate(RawDescriptor(reading: descriptor), path: path)
         return PluginLibrary(description: description, descriptor: descriptor)
     }
 
-    /// The checks that run no plugin code: ownership and permissions, the sha256 pin, the ELF
-    /// header. Done by the host before a worker process ever maps the file.
-    public static func preflight(path: String, sha256 pin: String?) throws(PluginLoadError) {
-        if let (kind, reason) = FileTrust.problem(withFileAt: path) { throw PluginLoadError(kind, path: path, reason) }
+    /// The checks that run no plugin code: ownership and permissions over the real path, the
+    /// sha256 pin, the ELF header. Done by the host before a worker process ever maps the file.
+    /// Returns the real path (symlinks resolved): what is loaded or snapshotted is exactly what
+    /// was checked.
+    @discardableResult
+    public static func preflight(path: String, sha256 pin: String?) throws(PluginLoadError) -> String {
+        let real: String
+        switch FileTrust.resolve(path) {
+        case .success(let resolved): real = resolved
+        case .failure(let failure): throw PluginLoadError(failure.kind, path: path, failure.reason)
+        }
         if let pin {
             let actual: String
-            do { actual = try FileTrust.sha256(ofFileAt: path) } catch {
+            do { actual = try FileTrust.sha256(ofFileAt: real) } catch {
                 throw PluginLoadError(.notFound, path: path, "cannot be read to check its sha256: \(error.localizedDescription)")
             }
             guard actual == pin else {
                 throw PluginLoadError(.checksumMismatch, path: path, "sha256 is \(actual) but the settings pin \(pin); refusing to load")
             }
         }
-        if let (kind, reason) = ELFHeader.problem(withFileAt: path) { throw PluginLoadError(kind, path: path, reason) }
+        if let (kind, reason) = ELFHeader.problem(withFileAt: real) { throw PluginLoadError(kind, path: path, reason) }
+        return real
     }
 
     /// Maps the library and asks its entry for a descriptor (runs the plugin's constructors and

@@ -82,7 +82,7 @@ public struct JSONSchema: Sendable {
         }
         func count(_ key: String) throws -> Int? {
             guard let value = try number(key) else { return nil }
-            guard value >= 0, value.rounded() == value else { throw fail("'\(key)' must be a non-negative integer") }
+            guard value >= 0, value.rounded() == value, value <= 1e15 else { throw fail("'\(key)' must be a non-negative integer (at most 10^15)") }
             return Int(value)
         }
         for key in keywords.keys.sorted() {

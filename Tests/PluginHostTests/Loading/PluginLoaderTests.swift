@@ -48,12 +48,43 @@ import Testing
         let path = try TestSupport.buildFixture(into: directory)
         chmod(path, 0o666)
         let file = try loadError(path)
-        #expect(file.kind == .unsafePermissions && file.reason == "the file is writable by group or others (mode 666); fix with: chmod go-w \(path)")
+        #expect(file.kind == .unsafePermissions && file.reason == "the file is writable by group or others (mode 666); fix with: chmod go-w \(path), or install plugins elsewhere")
         chmod(path, 0o644)
         chmod(directory, 0o777)
         defer { chmod(directory, 0o700) }
         let folder = try loadError(path)
-        #expect(folder.kind == .unsafePermissions && folder.reason.hasPrefix("its directory is writable by group or others (mode 777)"))
+        #expect(folder.kind == .unsafePermissions && folder.reason.hasPrefix("its directory \(directory) is writable by group or others (mode 777)"))
+    }
+
+    @Test func trustIsCheckedOnTheRealPathAndEveryDirectoryAboveIt() throws {
+        let path = try TestSupport.buildFixture(into: directory)
+        // A symlink in a safe directory to a library in a world-writable one outside it.
+        let outside = TestSupport.temporaryDirectory("outside")
+        let planted = try TestSupport.buildFixture(into: outside, fileName: "planted.so")
+        chmod(outside, 0o777)
+        defer { chmod(outside, 0o700) }
+        let link = directory + "/linked.so"
+        try FileManager.default.createSymbolicLink(atPath: link, withDestinationPath: planted)
+        let viaLink = try loadError(link)
+        #expect(viaLink.kind == .unsafePermissions && viaLink.reason.hasPrefix("its directory \(outside) is writable by group or others (mode 777)"), "\(viaLink.reason)")
+        // A sticky, world-writable plugins directory (like /tmp) is refused.
+        chmod(directory, 0o1777)
+        let sticky = try loadError(path)
+        #expect(sticky.kind == .unsafePermissions && sticky.reason.contains("mode 1777") && sticky.reason.contains("sticky"))
+        chmod(directory, 0o700)
+        // A writable directory two levels up is refused as well.
+        let parent = TestSupport.temporaryDirectory("parent")
+        let nested = parent + "/plugins.d"
+        try FileManager.default.createDirectory(atPath: nested, withIntermediateDirectories: false)
+        chmod(nested, 0o755)
+        let deep = try TestSupport.buildFixture(into: nested)
+        chmod(parent, 0o775)
+        defer { chmod(parent, 0o700) }
+        let above = try loadError(deep)
+        #expect(above.reason.hasPrefix("the directory \(parent) above it is writable by group or others (mode 775)"), "\(above.reason)")
+        chmod(parent, 0o700)
+        #expect(try PluginLoader.load(path: deep).manifest.name == "fixture")
+        #expect(try PluginLoader.load(path: path).manifest.name == "fixture")
     }
 
     @Test func checksTheSHA256Pin() throws {

@@ -21,9 +21,18 @@ enum TestSupport {
 
     static func product(_ name: String) -> String { productsDirectory + "/" + name }
 
+    /// Where test directories live: not under /tmp, because the loader refuses plugins below a
+    /// group/other-writable (even sticky) directory; `/var/lib/...` for root, else under $HOME.
+    static let temporaryBase: String = {
+        let base = geteuid() == 0 ? "/var/lib/pos-plugin-host-tests" : NSHomeDirectory() + "/.cache/pos-plugin-host-tests"
+        try? FileManager.default.createDirectory(atPath: base, withIntermediateDirectories: true)
+        chmod(base, 0o755)
+        return base
+    }()
+
     /// A fresh private directory (mode 0700, so plugin trust checks pass).
     static func temporaryDirectory(_ label: String = "test") -> String {
-        var template = Array("/tmp/pos-\(label)-XXXXXX".utf8CString)
+        var template = Array("\(temporaryBase)/pos-\(label)-XXXXXX".utf8CString)
         let path = template.withUnsafeMutableBufferPointer { String(cString: mkdtemp($0.baseAddress!)) }
         return path
     }

@@ -10,10 +10,11 @@ enum EventHeaders {
     static let source = "pos.source"
 
     static func of(_ event: Event) -> [(String, [UInt8])] {
-        var headers: [(String, [UInt8])] = [(type, Array(event.type.utf8)), (id, Array(event.id.utf8)), (schemaVersion, Array("1".utf8))]
-        if let value = event.causationId { headers.append((causationId, Array(value.utf8))) }
-        if let value = event.correlationId { headers.append((correlationId, Array(value.utf8))) }
-        if let value = event.source { headers.append((source, Array(value.utf8))) }
+        func text(_ value: String) -> [UInt8] { Array(HostLogHandler.escaped(value).utf8) }
+        var headers: [(String, [UInt8])] = [(type, text(event.type)), (id, text(event.id)), (schemaVersion, Array("1".utf8))]
+        if let value = event.causationId { headers.append((causationId, text(value))) }
+        if let value = event.correlationId { headers.append((correlationId, text(value))) }
+        if let value = event.source { headers.append((source, text(value))) }
         return headers
     }
 
@@ -73,15 +74,16 @@ public final class KafkaDeadLetterSink: DeadLetterSink {
     public func deadLetter(_ record: DeadLetterRecord) throws {
         let originalTopic = record.originalTopic ?? defaultTopic
         var headers: [(String, [UInt8])] = [
-            ("dlq.reason", Array(record.reason.rawValue.utf8)), ("dlq.error", Array(record.error.utf8)),
+            ("dlq.reason", Array(record.reason.rawValue.utf8)), ("dlq.error", Array(HostLogHandler.escaped(record.error).utf8)),
             ("dlq.attempts", Array(String(record.attempts).utf8)), ("dlq.time_ms", Array(String(record.timeMilliseconds).utf8)),
             ("dlq.original.topic", Array(originalTopic.utf8)),
         ]
-        if let plugin = record.plugin { headers.append(("dlq.plugin", Array(plugin.utf8))) }
+        // Header values never carry raw control bytes (a NUL ends a C string in many tools).
+        if let plugin = record.plugin { headers.append(("dlq.plugin", Array(HostLogHandler.escaped(plugin).utf8))) }
         if let partition = record.originalPartition { headers.append(("dlq.original.partition", Array(String(partition).utf8))) }
         if let offset = record.originalOffset { headers.append(("dlq.original.offset", Array(String(offset).utf8))) }
-        if let type = record.eventType { headers.append((EventHeaders.type, Array(type.utf8))) }
-        if let id = record.eventId { headers.append((EventHeaders.id, Array(id.utf8))) }
+        if let type = record.eventType { headers.append((EventHeaders.type, Array(HostLogHandler.escaped(type).utf8))) }
+        if let id = record.eventId { headers.append((EventHeaders.id, Array(HostLogHandler.escaped(id).utf8))) }
         let value: [UInt8]
         if let envelope = record.envelope {
             value = envelope
