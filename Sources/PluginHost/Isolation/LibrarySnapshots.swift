@@ -10,10 +10,26 @@ import Glibc
 /// was running, not whatever file an upgrade has since put under the same name; and the pin is
 /// checked on exactly the bytes that get loaded (no window between check and load).
 enum LibrarySnapshots {
-    /// `$TMPDIR/pos-plugin-libraries-<euid>`, mode 0700, owned by this user.
+    /// A directory of this user's, mode 0700, whose ancestors pass the loader's trust check (so
+    /// never under /tmp): `$POS_LIBRARY_SNAPSHOTS`, else `$RUNTIME_DIRECTORY/libraries` (systemd's
+    /// RuntimeDirectory=), else `$XDG_RUNTIME_DIR/pos-plugin-libraries`, else
+    /// `/run/pos-plugin-libraries-0` for root, else `~/.cache/pos-plugin-libraries-<euid>`.
     static func directory() throws(PluginLoadError) -> String {
-        let base = ProcessInfo.processInfo.environment["TMPDIR"] ?? "/tmp"
-        let path = base + "/pos-plugin-libraries-\(geteuid())"
+        let environment = ProcessInfo.processInfo.environment
+        let path: String
+        if let explicit = environment["POS_LIBRARY_SNAPSHOTS"], !explicit.isEmpty {
+            path = explicit
+        } else if let runtime = environment["RUNTIME_DIRECTORY"]?.split(separator: ":").first {
+            path = runtime + "/libraries"
+        } else if let runtime = environment["XDG_RUNTIME_DIR"], !runtime.isEmpty {
+            path = runtime + "/pos-plugin-libraries"
+        } else if geteuid() == 0 {
+            path = "/run/pos-plugin-libraries-0"
+        } else {
+            let cache = NSHomeDirectory() + "/.cache"
+            mkdir(cache, 0o700)
+            path = cache + "/pos-plugin-libraries-\(geteuid())"
+        }
         if mkdir(path, 0o700) != 0 && errno != EEXIST {
             throw PluginLoadError(.notFound, path: path, "cannot create the library snapshot directory: \(String(cString: strerror(errno)))")
         }

@@ -62,7 +62,7 @@ import Testing
         #expect(handle(plugin, event("ITEM_ADDED", #"{"basket_id": "b1", "product_id": "BEER", "quantity": 2, "price": 4.99}"#, seq: 1)) == .handled)
         #expect(handle(plugin, event("ITEM_ADDED", #"{"basket_id": "b1", "product_id": "WINE", "price": 12.99}"#, seq: 2)) == .handled)
         #expect(handle(plugin, event("ITEM_REMOVED", #"{"basket_id": "b1", "product_id": "BEER", "quantity": 1, "price": 4.99}"#, seq: 3)) == .handled)
-        #expect(handle(plugin, event("ITEM_ADDED", #"{"basket_id": "b1", "quantity": 1}"#, seq: 4)) == .reject("payload does not decode: missing field 'productId'"))
+        #expect(handle(plugin, event("ITEM_ADDED", #"{"basket_id": "b1", "quantity": 1}"#, seq: 4)) == .reject("payload does not decode: missing field 'product_id'"))
         #expect(handle(plugin, event("ITEM_ADDED", #"{"basket_id": "b1", "product_id": "X", "price": -1}"#, seq: 5)) == .reject("negative price -1.0 for X"))
         #expect(plugin.query("basket", request: Array(#"{"basket_id": "b1"}"#.utf8)) == .answer(Array(#"{"items":2,"total_cents":1798}"#.utf8)))
         #expect(handle(plugin, event("PAYMENT_PROCESSED", #"{"basket_id": "b1"}"#, seq: 6)) == .handled)

@@ -149,8 +149,8 @@ import Testing
         #expect(quarantined.worker?.health == .quarantined && quarantined.worker?.crashes == 4)
         // Whichever way the first crash came (alone or in a batch), no event but the first was
         // charged an attempt: event 1 used its three, the fourth crash quarantined.
-        #expect(quarantined.lastError?.contains("pluginctl restart fixture") == true)
-        #expect(quarantined.lastError?.contains("killed by SIGSEGV") == true)
+        #expect(quarantined.lastError?.contains("pluginctl restart fixture") == true, "\(quarantined.lastError ?? "")")
+        #expect(quarantined.lastError?.contains("killed by SIGSEGV") == true, "\(quarantined.lastError ?? "")")
         host.drain()
         // Only the first event was dead-lettered; the rest were left unsettled (on the bus,
         // uncommitted), not thrown away.

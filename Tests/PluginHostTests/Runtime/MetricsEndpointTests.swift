@@ -32,7 +32,7 @@ import Testing
         try host.start()
         host.send((0..<20).map { HostProcess.itemAdded($0) } + ["not json"])
         #expect(TestSupport.eventually { (try? host.plugin("event_counter")?.metrics.handled) == 20 })
-        let port = try #require(host.log.split(separator: " ").first { $0.hasPrefix("url=http://127.0.0.1:") }
+        let port = try #require(host.log.split(whereSeparator: { $0 == " " || $0 == "\n" }).first { $0.hasPrefix("url=http://127.0.0.1:") }
             .flatMap { UInt16($0.split(separator: ":").last!.split(separator: "/").first!) })
 
         let metrics = try Self.get(port: port, path: "/metrics")
