@@ -82,6 +82,9 @@ let package = Package(
         .executableTarget(
             name: "pos-kafka-mock",
             dependencies: ["PluginHost", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
+        // Fuzz targets for every decoder of outside bytes: a corpus replayer in ordinary builds,
+        // a libFuzzer binary when built by scripts/fuzz (-DFUZZING -sanitize=fuzzer).
+        .executableTarget(name: "pos-fuzz", dependencies: ["PluginHost", "PluginIPC", "AAMVA"]),
         .executableTarget(
             name: "pos-bench",
             dependencies: ["PluginHost", .product(name: "ArgumentParser", package: "swift-argument-parser")]),

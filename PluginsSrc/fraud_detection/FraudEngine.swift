@@ -104,8 +104,9 @@ struct FraudEngine {
     }
 
     mutating func customerIdentified(_ event: BasketRef) throws {
-        guard let id = event.basketId else { return }
-        var record = try basket(id)
+        // CUSTOMER_DATA_FETCHED comes from customer_lookup and may arrive after the basket was
+        // paid: it updates an open basket and never re-creates a finished one's row.
+        guard let id = event.basketId, var record = try state.get("basket:\(id)", as: BasketRecord.self) else { return }
         record.customerKnown = true
         try save(id, record)
     }
@@ -202,7 +203,11 @@ struct FraudEngine {
             try save(event.basketId, record)
             try host.emit(type: "FRAUD_ASSESSED", key: event.basketId, try assessment(basketId: event.basketId, record: record))
         }
-        if completed { try state.put("assessment:\(event.basketId)", json: try assessment(basketId: event.basketId, record: record)) }
+        if completed {
+            // Paid: the final assessment stays for audit, the working state goes.
+            try state.put("assessment:\(event.basketId)", json: try assessment(basketId: event.basketId, record: record))
+            try state.delete("basket:\(event.basketId)")
+        }
     }
 
     mutating func basketClosed(_ event: BasketRef) throws {

@@ -137,17 +137,19 @@ final class RecommenderPlugin: POSPlugin {
             try suggest(item.basketId, &basket, now: now, host: host)
         case "ITEM_REMOVED":
             let item = try event.decode(ItemEvent.self)
-            var basket = try load(item.basketId, host)
+            guard var basket = try existing(item.basketId, host) else { return }
             if let index = basket.items.firstIndex(of: item.productId) { basket.items.remove(at: index) }
             try suggest(item.basketId, &basket, now: now, host: host)
         case "AGE_VERIFICATION_COMPLETED":
             let id = try event.decode(BasketEvent.self).basketId
-            var basket = try load(id, host)
+            // Emitted by age_verification, so it can arrive after the basket was paid or closed:
+            // it updates an open basket and never re-creates a closed one's row.
+            guard var basket = try existing(id, host) else { return }
             basket.verified = true
             try host.state.put("basket:\(id)", json: basket)
         case "RECOMMENDATION_ACCEPTED", "RECOMMENDATION_REJECTED":
             let feedback = try event.decode(ItemEvent.self)
-            var basket = try load(feedback.basketId, host)
+            guard var basket = try existing(feedback.basketId, host) else { return }
             let accepted = event.isType("RECOMMENDATION_ACCEPTED")
             if accepted { basket.accepted.append(feedback.productId) } else { basket.rejected.append(feedback.productId) }
             // Feedback per (source, recommendation): rejections lower its score from now on.
@@ -169,7 +171,12 @@ final class RecommenderPlugin: POSPlugin {
         }
     }
 
-    private func load(_ id: String, _ host: PluginHost) throws -> Basket { try host.state.get("basket:\(id)", as: Basket.self) ?? Basket() }
+    private func load(_ id: String, _ host: PluginHost) throws -> Basket { try existing(id, host) ?? Basket() }
+
+    /// An open basket's row. Only BASKET_STARTED and ITEM_ADDED open one: events that follow up
+    /// on a basket (verification, feedback, removals) find nothing once it is paid or closed,
+    /// so no row is left behind whatever the arrival order.
+    private func existing(_ id: String, _ host: PluginHost) throws -> Basket? { try host.state.get("basket:\(id)", as: Basket.self) }
 
     private func counter(_ key: String, now: Int64, host: PluginHost) throws -> Decayed? {
         if let memo = counterMemo[key], now - memo.readAtMs >= 0, now - memo.readAtMs < Self.memoMilliseconds { return memo.counter }

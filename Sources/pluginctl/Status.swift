@@ -30,6 +30,9 @@ struct Status: ParsableCommand {
             "pos-host \(status.version) (ABI \(status.abi)), pid \(status.pid), config generation \(status.configGeneration); "
                 + "ingress: \(status.ingress.received) received, \(status.ingress.malformed) malformed, \(status.ingress.unrouted) unrouted")
         if let kafka = status.kafkaBootstrapServers { print("kafka: \(kafka)") }
+        if let failures = status.ingress.deadLetterFailures, failures > 0 {
+            print("dead letters refused: \(failures) (retried); last: \(status.ingress.lastDeadLetterError ?? "-")")
+        }
         for error in status.configErrors { print("config rejected: \(error)") }
         print("")
         let rows = status.plugins.map { plugin -> [String] in

@@ -64,7 +64,7 @@ public struct EventDecoder: Sendable {
             }
         }
         let (canonical, payload) = try normalise(typeName, fields)
-        let id = try optionalString(object["id"], field: "id") ?? CallIDs.derived(from: raw)
+        let id = try optionalString(object["id"], field: "id", nonEmpty: true) ?? CallIDs.derived(from: raw)
         let key = try optionalString(object["key"], field: "key") ?? routingKey(payload)
         let time = try eventTime(object["time_ms"], iso: object["time"])
         return Event(
@@ -77,7 +77,7 @@ public struct EventDecoder: Sendable {
     private func flat(_ object: [String: JSONValue], type: JSONValue, raw: [UInt8]) throws(Rejection) -> Event {
         let typeName = try validType(type, field: "event_type")
         let (canonical, payload) = try normalise(typeName, object.filter { !Self.envelopeFields.contains($0.key) })
-        let id = try optionalString(object["event_id"], field: "event_id") ?? CallIDs.derived(from: raw)
+        let id = try optionalString(object["event_id"], field: "event_id", nonEmpty: true) ?? CallIDs.derived(from: raw)
         let time = try eventTime(object["time_ms"], iso: object["timestamp"])
         return Event(
             id: id, type: canonical, key: routingKey(payload), timeMilliseconds: time, payload: JSONValue.object(payload).jsonBytes,
@@ -113,10 +113,11 @@ public struct EventDecoder: Sendable {
 
     /// Envelope ids and names: text of at most 256 bytes without control characters, or a
     /// whole number (the original's numeric ids) within 2^53.
-    private func optionalString(_ value: JSONValue?, field: String) throws(Rejection) -> String? {
+    private func optionalString(_ value: JSONValue?, field: String, nonEmpty: Bool = false) throws(Rejection) -> String? {
         switch value {
         case nil, .null?: return nil
         case .string(let text)?:
+            if nonEmpty, text.isEmpty { throw Rejection(reason: "\"\(field)\" must not be empty") }
             guard text.utf8.count <= Self.maximumIdentifierBytes else {
                 throw Rejection(reason: "\"\(field)\" is longer than \(Self.maximumIdentifierBytes) bytes")
             }

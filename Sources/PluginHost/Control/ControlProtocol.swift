@@ -74,4 +74,8 @@ public struct IngressCounters: Codable, Sendable, Equatable {
     public var malformed: Int
     /// Events no running plugin subscribes to.
     public var unrouted: Int
+    /// Dead letters the sink refused (each is retried; the input stays unsettled until written).
+    public var deadLetterFailures: Int?
+    /// The last such refusal.
+    public var lastDeadLetterError: String?
 }

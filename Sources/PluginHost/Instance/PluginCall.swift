@@ -96,13 +96,22 @@ final class PluginCall {
         return .handled
     }
 
-    /// A name-based UUID (version 8 layout over SHA-256) of `name`.
+    /// A name-based UUID (version 8 layout over SHA-256) of `name`. Formatted by hand: it runs
+    /// for every event without an id and every emitted event, and `String(format:)` (Foundation
+    /// varargs and bridging) was 14% of the host's CPU (profiled at fe496d1).
     static func derivedID(_ name: String) -> String {
         var bytes = Array(SHA256.hash(data: Array(name.utf8)).prefix(16))
         bytes[6] = (bytes[6] & 0x0f) | 0x80
         bytes[8] = (bytes[8] & 0x3f) | 0x80
-        let hex = bytes.map { String(format: "%02x", $0) }.joined()
-        let characters = Array(hex)
-        return [0..<8, 8..<12, 12..<16, 16..<20, 20..<32].map { String(characters[$0]) }.joined(separator: "-")
+        var text = [UInt8]()
+        text.reserveCapacity(36)
+        for (index, byte) in bytes.enumerated() {
+            if index == 4 || index == 6 || index == 8 || index == 10 { text.append(UInt8(ascii: "-")) }
+            text.append(hexDigits[Int(byte >> 4)])
+            text.append(hexDigits[Int(byte & 0x0f)])
+        }
+        return String(decoding: text, as: UTF8.self)
     }
+
+    private static let hexDigits: [UInt8] = Array("0123456789abcdef".utf8)
 }

@@ -298,6 +298,8 @@ public final class HostRuntime: @unchecked Sendable {
             for index in plugins.indices { plugins[index].lag = lag[plugins[index].name] }
             ingress.received += kafka.bridge.ingressCounters.received.load(ordering: .relaxed)
             ingress.malformed += kafka.bridge.ingressCounters.malformed.load(ordering: .relaxed)
+            ingress.deadLetterFailures = kafka.bridge.ingressCounters.deadLetterFailures.load(ordering: .relaxed)
+            ingress.lastDeadLetterError = kafka.bridge.ingressCounters.lastDeadLetterError.withLock { $0 }
         }
         return HostStatus(
             pid: getpid(), version: Self.version, abi: "\(PluginLoader.hostABIMajor).\(PluginLoader.hostABIMinor)",

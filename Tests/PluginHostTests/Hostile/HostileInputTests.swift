@@ -31,6 +31,9 @@ import Testing
         #expect(reject(#"{"event_type": "BASKET_CLOSED", "event_id": 1e25, "basket_id": "b"}"#)?.contains("event_id") == true)
         #expect(reject(#"{"id": "a\u0000b", "type": "BASKET_CLOSED", "payload": {"basket_id": "b"}}"#)?.contains("control character") == true)
         #expect(reject(#"{"id": "\#(String(repeating: "x", count: 300))", "type": "BASKET_CLOSED", "payload": {"basket_id": "b"}}"#)?.contains("longer than") == true)
+        // Found by the fuzzer: an empty id was accepted (and an event id must identify it).
+        #expect(reject(#"{"id": "", "type": "BASKET_CLOSED", "payload": {"basket_id": "b"}}"#) == "\"id\" must not be empty")
+        #expect(reject(#"{"event_type": "BASKET_CLOSED", "event_id": "", "basket_id": "b"}"#) == "\"event_id\" must not be empty")
         // Numeric ids within 2^53 still work (the original sent them).
         #expect(reject(#"{"event_type": "EMPLOYEE_LOGIN", "employee_id": 7, "terminal_id": "T1", "event_id": 12}"#) == nil)
     }

@@ -49,3 +49,11 @@ final class PluginHarness {
         try instance.reconfigure(settings: try instance.library.effectiveSettings(settings))
     }
 }
+
+extension PluginHarness {
+    /// Handles an event as the host would deliver it (decoded at the ingress).
+    @discardableResult
+    func deliver(_ event: Event) -> HandleOutcome {
+        instance.handle([event][...], attempts: [1][...]) { false }.first!.outcome
+    }
+}

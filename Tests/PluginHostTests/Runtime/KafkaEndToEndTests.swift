@@ -1,3 +1,4 @@
+import Crypto
 import Foundation
 import Testing
 
@@ -121,9 +122,15 @@ import Testing
         try producer.produce(topic: "pos-events", key: Array("b".utf8), value: Array(#"{"event_type": "ITEM_ADDED", "basket_id": "b", "product_id": "X"}"#.utf8))
         try producer.flush()
         producer.close()
+        // 2 MiB: accepted by the input topic, too large for a dead-letter record as it is.
+        let large = Array(#"{"event_type": "BASKET_CLOSED", "basket_id": ""#.utf8) + [UInt8](repeating: 0x61, count: 2 << 20) + Array(#""}"#.utf8)
+        let bigProducer = try KafkaProducer(bootstrapServers: cluster.bootstrapServers, properties: ["message.max.bytes": "8000000"])
+        try bigProducer.produce(topic: "pos-events", key: Array("b".utf8), value: large)
+        try bigProducer.flush()
+        bigProducer.close()
 
-        let letters = try Self.readAll(cluster.bootstrapServers, topic: "pos-events.dlq", atLeast: bad.count + 1)
-        #expect(letters.count == bad.count + 1)
+        let letters = try Self.readAll(cluster.bootstrapServers, topic: "pos-events.dlq", atLeast: bad.count + 2)
+        #expect(letters.count == bad.count + 2)
         func header(_ message: KafkaMessage, _ name: String) -> String? { message.headers[name].map { String(decoding: $0, as: UTF8.self) } }
         for (reason, value) in bad {
             let letter = try #require(letters.first { $0.value == value }, "no dead letter for: \(reason)")
@@ -131,10 +138,16 @@ import Testing
             #expect(header(letter, "dlq.error")?.contains(reason) == true, "\(header(letter, "dlq.error") ?? "-") should say \(reason)")
             #expect(header(letter, "dlq.original.topic") == "pos-events" && header(letter, "dlq.original.offset") != nil && header(letter, "dlq.original.partition") != nil)
         }
+        // A record too large for the dead-letter topic lands truncated, with its size and hash.
+        let huge = try #require(letters.first { header($0, "dlq.truncated") == "true" })
+        #expect(huge.value.count == 256 * 1024 && huge.value == Array(large.prefix(256 * 1024)))
+        #expect(header(huge, "dlq.original.size") == String(large.count))
+        #expect(header(huge, "dlq.original.sha256") == SHA256.hash(data: large).map { String(format: "%02x", $0) }.joined())
+        #expect(header(huge, "dlq.error")?.hasPrefix("oversize") == true)
         let poison = try #require(letters.first { header($0, "dlq.reason") == "rejected" })
         #expect(header(poison, "dlq.plugin") == "basket_tally" && header(poison, "dlq.error") == "payload does not decode: missing field 'price'" && header(poison, "dlq.attempts") == "1")
         #expect(try JSONValue.parse(poison.value)["type"] == .string("ITEM_ADDED"))  // the envelope, ready to re-publish
-        #expect(TestSupport.eventually { (try? host.status().ingress.malformed) == bad.count })
+        #expect(TestSupport.eventually { (try? host.status().ingress.malformed) == bad.count + 1 })
         #expect(host.terminate() == 0)
         cluster.close()
     }

@@ -131,6 +131,8 @@ public final class KafkaEventBridge: PluginLifecycleObserver, @unchecked Sendabl
 final class IngressTally: Sendable {
     let received = Atomic<Int>(0)
     let malformed = Atomic<Int>(0)
+    let deadLetterFailures = Atomic<Int>(0)
+    let lastDeadLetterError = Mutex<String?>(nil)
 }
 
 /// The consumer loop shared by plugin feeds and the ingress feed.
@@ -418,14 +420,30 @@ final class IngressLoop: ConsumerLoop, @unchecked Sendable {
         } catch {
             tally.malformed.wrappingAdd(1, ordering: .relaxed)
             logger.warning("malformed input dead-lettered: \(error.reason)", metadata: ["origin": .string("\(message.topic)/\(message.partition)@\(message.offset)")])
-            do {
-                try deadLetters.deadLetter(
-                    DeadLetterRecord(
-                        malformed: message.value, error: error.reason, origin: "\(message.topic)/\(message.partition)@\(message.offset)", position: position,
-                        timeMilliseconds: clock.nowMilliseconds()))
-            } catch {
-                logger.critical("dead letter could not be written: \(error)")
-                return  // leave the offset open: it is retried after a restart
+            let record = DeadLetterRecord(
+                malformed: message.value, error: error.reason, origin: "\(message.topic)/\(message.partition)@\(message.offset)", position: position,
+                timeMilliseconds: clock.nowMilliseconds())
+            // A refused dead letter is retried with backoff (about 3 s in all), counted and shown
+            // in pluginctl status; after that the offset stays open, so the input is dead-lettered
+            // after a restart rather than lost.
+            var delay: UInt32 = 50_000
+            var written = false
+            for _ in 0..<6 {
+                do {
+                    try deadLetters.deadLetter(record)
+                    written = true
+                    break
+                } catch {
+                    tally.deadLetterFailures.wrappingAdd(1, ordering: .relaxed)
+                    tally.lastDeadLetterError.withLock { $0 = "\(message.topic)/\(message.partition)@\(message.offset): \(error)" }
+                    logger.error("dead letter could not be written, retrying: \(error)")
+                    usleep(delay)
+                    delay = min(delay * 2, 1_600_000)
+                }
+            }
+            guard written else {
+                logger.critical("dead letter could not be written; the input stays unsettled until a restart")
+                return
             }
         }
         settle(position)

@@ -1,3 +1,4 @@
+import Crypto
 import Foundation
 
 /// Headers every event carries on the bus, so routing never has to parse a payload.
@@ -84,7 +85,7 @@ public final class KafkaDeadLetterSink: DeadLetterSink {
         if let offset = record.originalOffset { headers.append(("dlq.original.offset", Array(String(offset).utf8))) }
         if let type = record.eventType { headers.append((EventHeaders.type, Array(HostLogHandler.escaped(type).utf8))) }
         if let id = record.eventId { headers.append((EventHeaders.id, Array(HostLogHandler.escaped(id).utf8))) }
-        let value: [UInt8]
+        var value: [UInt8]
         if let envelope = record.envelope {
             value = envelope
         } else if record.payloadEncoding == "base64" {
@@ -92,6 +93,24 @@ public final class KafkaDeadLetterSink: DeadLetterSink {
         } else {
             value = Array(record.payload.utf8)
         }
+        if value.count > maximumValueBytes {
+            // Too large for the topic (the broker refuses records over message.max.bytes): keep a
+            // prefix, with the size and hash of the whole; the full bytes stay at the original
+            // position, which the headers name.
+            headers.append(("dlq.truncated", Array("true".utf8)))
+            headers.append(("dlq.original.size", Array(String(value.count).utf8)))
+            headers.append(("dlq.original.sha256", Array(SHA256.hash(data: value).map { Self.hex($0) }.joined().utf8)))
+            value = Array(value.prefix(maximumValueBytes))
+        }
         try producer.produce(topic: originalTopic + suffix, key: record.eventKey.map { Array($0.utf8) }, value: value, headers: headers)
+    }
+
+    /// The largest dead-letter value written whole: well under Kafka's default 1 MB record limit,
+    /// leaving room for the headers.
+    public let maximumValueBytes = 256 * 1024
+
+    static func hex(_ byte: UInt8) -> String {
+        let digits = Array("0123456789abcdef")
+        return String([digits[Int(byte >> 4)], digits[Int(byte & 0x0f)]])
     }
 }

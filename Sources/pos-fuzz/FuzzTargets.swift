@@ -1,0 +1,141 @@
+import AAMVA
+import Foundation
+import PluginIPC
+
+@testable import PluginHost
+
+/// The decoders of outside bytes, each as a fuzz target: any input must give a value or an
+/// error, never a trap, and what is accepted must satisfy the decoder's promises (checked
+/// with `require`, so a broken promise is a crash the fuzzer reports).
+enum FuzzTargets {
+    static let all: [(name: String, run: @Sendable ([UInt8]) -> Void)] = [
+        ("event", event), ("json", json), ("config", config), ("schema", schema),
+        ("worker-frame", workerFrame), ("control-request", controlRequest), ("aamva", aamva),
+    ]
+
+    static func target(named name: String) -> (@Sendable ([UInt8]) -> Void)? { all.first { $0.name == name }?.run }
+
+    static func require(_ condition: Bool, _ message: @autoclosure () -> String) {
+        if !condition { fatalError("broken promise: \(message())") }
+    }
+
+    static let decoder = EventDecoder(maxEventBytes: 1 << 20, clock: ManualClock(milliseconds: 1_795_597_200_000))
+    static let permissive = EventDecoder(maxEventBytes: 1 << 20, clock: ManualClock(milliseconds: 0), acceptUnknownTypes: true)
+
+    /// Events in both formats: an accepted event has a canonical payload that is a JSON object
+    /// serialised exactly as the host serialises it, a type the catalog knows, and an id.
+    static func event(_ bytes: [UInt8]) {
+        for candidate in [decoder, permissive] {
+            guard let event = try? candidate.decode(bytes) else { continue }
+            let payload = try? JSONValue.parse(event.payload)
+            require(payload?.objectValue != nil, "payload is not an object")
+            require(payload?.jsonBytes == event.payload, "payload is not canonical")
+            require(!event.id.isEmpty && !event.type.isEmpty, "empty id or type")
+            require(candidate.acceptUnknownTypes || EventCatalog.standard.spec(for: event.type) != nil, "type outside the catalog")
+        }
+    }
+
+    /// JSON: what parses re-serialises to text that parses to the same value.
+    static func json(_ bytes: [UInt8]) {
+        guard let value = try? JSONValue.parse(bytes) else { return }
+        let again = try? JSONValue.parse(value.jsonBytes)
+        require(again == value, "round trip changed the value")
+    }
+
+    /// config.yaml and plugins.d/NAME.yaml: parsed or refused with a position.
+    static func config(_ bytes: [UInt8]) {
+        let text = String(decoding: bytes, as: UTF8.self)
+        _ = try? HostConfig.parse(text, path: "config.yaml")
+        _ = try? PluginConfig.parse(text, name: "fuzz", directory: "/plugins.d", path: "/plugins.d/fuzz.yaml")
+    }
+
+    /// A JSON Schema (before the first NUL byte) and an instance (after it).
+    static func schema(_ bytes: [UInt8]) {
+        let split = bytes.firstIndex(of: 0) ?? bytes.count
+        guard let schema = try? JSONSchema(JSONValue.parse(Array(bytes[..<split]))) else { return }
+        let rest = split < bytes.count ? Array(bytes[(split + 1)...]) : []
+        if let value = try? JSONValue.parse(rest) { _ = schema.violations(of: value) }
+    }
+
+    /// Worker protocol messages as the host reads them from a worker.
+    static func workerFrame(_ bytes: [UInt8]) {
+        var reader = WireReader(bytes)
+        _ = try? EventResult(from: &reader)
+        reader = WireReader(bytes)
+        _ = try? CallEffects(from: &reader)
+        reader = WireReader(bytes)
+        _ = try? WireEvent(from: &reader)
+    }
+
+    /// A control-socket request line.
+    static func controlRequest(_ bytes: [UInt8]) {
+        _ = try? JSONDecoder().decode(ControlRequest.self, from: Data(bytes))
+    }
+
+    /// A scanned ID: any text reads or fails; what reads has valid dates.
+    static func aamva(_ bytes: [UInt8]) {
+        guard let document = try? IdentityDocument(scanned: String(decoding: bytes, as: UTF8.self)) else { return }
+        require(document.dateOfBirth.isValid && document.expiry.isValid, "invalid date accepted")
+        _ = document.reaches(age: 21)
+        _ = document.underAgeDatesDisagree
+    }
+}
+
+#if FUZZING
+/// libFuzzer's entry: the target is chosen by `POS_FUZZ_TARGET`.
+nonisolated(unsafe) var selectedTarget: (@Sendable ([UInt8]) -> Void)?
+
+@_cdecl("LLVMFuzzerTestOneInput")
+public func fuzzOneInput(_ data: UnsafePointer<UInt8>?, _ size: Int) -> Int32 {
+    if selectedTarget == nil {
+        let name = ProcessInfo.processInfo.environment["POS_FUZZ_TARGET"] ?? ""
+        guard let target = FuzzTargets.target(named: name) else {
+            fatalError("POS_FUZZ_TARGET must be one of: \(FuzzTargets.all.map(\.name).joined(separator: ", "))")
+        }
+        selectedTarget = target
+    }
+    selectedTarget!(data.map { Array(UnsafeBufferPointer(start: $0, count: size)) } ?? [])
+    return 0
+}
+
+@_silgen_name("LLVMFuzzerRunDriver")
+func runFuzzerDriver(
+    _ argc: UnsafeMutablePointer<Int32>, _ argv: UnsafeMutablePointer<UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?>,
+    _ callback: @convention(c) (UnsafePointer<UInt8>?, Int) -> Int32
+) -> Int32
+
+/// SwiftPM links executables with their entry point renamed to `<module>_main`; under the
+/// fuzzer that is libFuzzer's driver.
+@_cdecl("pos_fuzz_main")
+public func fuzzMain(_ argc: Int32, _ argv: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?) -> Int32 {
+    var count = argc
+    var arguments = argv
+    return runFuzzerDriver(&count, &arguments) { data, size in fuzzOneInput(data, size) }
+}
+#else
+/// Without the fuzzer: replays inputs (a corpus, crash reproducers) through a target, so the
+/// committed corpus runs in the ordinary test suite too.
+@main
+struct PosFuzzReplay {
+    static func main() {
+        let arguments = Array(CommandLine.arguments.dropFirst())
+        guard arguments.count >= 2, let target = FuzzTargets.target(named: arguments[0]) else {
+            FileHandle.standardError.write(Data("usage: pos-fuzz TARGET FILE|DIR... (targets: \(FuzzTargets.all.map(\.name).joined(separator: ", ")))\n".utf8))
+            exit(64)
+        }
+        var count = 0
+        for path in arguments.dropFirst() {
+            var isDirectory: ObjCBool = false
+            guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else { continue }
+            let files = isDirectory.boolValue
+                ? ((try? FileManager.default.contentsOfDirectory(atPath: path)) ?? []).sorted().map { path + "/" + $0 } : [path]
+            for file in files {
+                guard let data = FileManager.default.contents(atPath: file) else { continue }
+                target(Array(data))
+                count += 1
+            }
+        }
+        print("\(arguments[0]): \(count) inputs replayed, no crash")
+    }
+}
+#endif
