@@ -35,9 +35,15 @@ struct Config: ParsableCommand {
         @OptionGroup var common: Common
         @Argument(help: "Plugin name.") var name: String
         @Argument(help: "A key of the settings, dotted for nested ones (section.name).") var key: String
-        @Argument(help: "The new value (YAML).") var value: String
+        // Everything after KEY, so that a value such as -1 is not taken for an option.
+        @Argument(parsing: .allUnrecognized, help: "The new value (YAML).") var values: [String]
+
+        func validate() throws {
+            guard !values.isEmpty else { throw ValidationError("missing the VALUE to set") }
+        }
 
         func run() throws {
+            let value = values.joined(separator: " ")
             let parsed: JSONValue
             switch Result(catching: { () throws(ConfigError) in try YAMLParser.parse(value, file: "VALUE") }) {
             case .success(let node): parsed = node.jsonValue
@@ -76,8 +82,12 @@ func change(name: String, key: String, to value: JSONValue?, common: Common) thr
     let database = DatabaseAdmin.store(config)
     // With a database, its row is the current configuration.
     let row = try database.flatMap { try $0.rows()[name] }
+    let current = row?.settings ?? file.config.settings
+    if value == nil, PluginSettingsFile.setting(current, keyPath: key) == nil {
+        fail("\(name) has no setting '\(key)' to remove (defaults come from the plugin: pluginctl inspect)", Exit.notFound)
+    }
     let updated: JSONValue
-    do { updated = try PluginSettingsFile.setting(row?.settings ?? file.config.settings, keyPath: key, to: value) } catch { fail("\(error)", Exit.dataError) }
+    do { updated = try PluginSettingsFile.setting(current, keyPath: key, to: value) } catch { fail("\(error)", Exit.dataError) }
 
     // Check against the schema the plugin itself declares, loaded in a throwaway process.
     let expected: JSONValue

@@ -71,11 +71,14 @@ struct Query: ParsableCommand {
     @Argument(help: "Request as JSON.") var request: String = "{}"
 
     func run() throws {
+        if case .failure(let error) = Result(catching: { try JSONValue.parse(request) }) {
+            fail("the request is not JSON: \(error)", Exit.dataError)
+        }
         let config = try common.hostConfig()
         guard let response = try common.send(ControlRequest(command: .query, plugin: name, query: query, request: request), to: config) else {
             fail("pos-host is not running (no control socket answers at \(config.controlSocket))", Exit.unavailable)
         }
-        guard response.ok, let answer = response.answer else { fail(response.error ?? "the query failed", Exit.failed) }
+        guard response.ok, let answer = response.answer else { fail(response.error ?? "the query failed", Exit.code(for: response)) }
         print(answer)
     }
 }

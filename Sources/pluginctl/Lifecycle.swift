@@ -18,7 +18,7 @@ struct Restart: ParsableCommand {
             fail("pos-host is not running (no control socket answers at \(config.controlSocket))", Exit.unavailable)
         }
         if common.json, let change = response.change { common.print(json: change) }
-        guard response.ok else { fail("\(name) could not be restarted: \(response.error ?? "unknown reason")", Exit.failed) }
+        guard response.ok else { fail("\(name) could not be restarted: \(response.error ?? "unknown reason")", Exit.code(for: response)) }
         if !common.json { print("\(name) restarted: running in a fresh worker, consuming from its committed position") }
     }
 }

@@ -9,10 +9,24 @@ enum Exit {
     static let notFound = ExitCode(66)  // no such plugin or file
     static let unavailable = ExitCode(69)  // the command needs a running host and there is none
     static let timeout = ExitCode(75)  // the host did not answer in time
+
+    /// The exit code for a failed control request, by the host's reason code.
+    static func code(for response: ControlResponse) -> ExitCode {
+        switch response.code {
+        case "no_such_plugin", "unknown_query": notFound
+        case "bad_request": dataError
+        default: failed
+        }
+    }
 }
 
 @main
 struct PluginCtl: ParsableCommand {
+    /// Global options are accepted before the subcommand too (`pluginctl --json status`).
+    static func main() {
+        main(GlobalOptions.movedAfterSubcommand(Array(CommandLine.arguments.dropFirst())))
+    }
+
     static let configuration = CommandConfiguration(
         commandName: "pluginctl",
         abstract: "Administers the plugins of a pos-host.",
@@ -26,6 +40,40 @@ struct PluginCtl: ParsableCommand {
             """,
         version: HostRuntime.version,
         subcommands: [List.self, Status.self, Enable.self, Disable.self, Restart.self, Upgrade.self, Config.self, Inspect.self, Reload.self, Query.self])
+}
+
+/// Moves the shared options (`--config X`, `--timeout X`, `--json`) that stand before the
+/// subcommand to just after it, where ArgumentParser reads them.
+enum GlobalOptions {
+    static let withValue: Set<String> = ["--config", "--timeout"]
+    static let flags: Set<String> = ["--json"]
+    static let nested: Set<String> = ["config"]  // subcommands that have subcommands
+
+    static func movedAfterSubcommand(_ arguments: [String]) -> [String] {
+        var leading: [String] = []
+        var index = 0
+        while index < arguments.count {
+            let argument = arguments[index]
+            let name = String(argument.split(separator: "=", maxSplits: 1).first ?? "")
+            if flags.contains(argument) {
+                leading.append(argument)
+                index += 1
+            } else if withValue.contains(name), argument.contains("=") {
+                leading.append(argument)
+                index += 1
+            } else if withValue.contains(argument), index + 1 < arguments.count {
+                leading += [argument, arguments[index + 1]]
+                index += 2
+            } else {
+                break
+            }
+        }
+        guard !leading.isEmpty, index < arguments.count else { return arguments }
+        var rest = Array(arguments[index...])
+        let commandLength = nested.contains(rest[0]) && rest.count > 1 && !rest[1].hasPrefix("-") ? 2 : 1
+        rest.insert(contentsOf: leading, at: commandLength)
+        return rest
+    }
 }
 
 /// Options every subcommand shares.
@@ -46,7 +94,11 @@ struct Common: ParsableArguments {
         guard let path else { return HostConfig.defaults(baseDirectory: base) }
         switch Result(catching: { () throws(ConfigError) in try HostConfig.load(path: path) }) {
         case .success(let config): return config
-        case .failure(let error): fail("\(error)\nfix the file, or name another with --config", Exit.dataError)
+        case .failure(let error):
+            // The host keeps its last good configuration; reach it anyway, with a warning.
+            FileHandle.standardError.write(Data("pluginctl: warning: \(error) (the running host keeps its last good configuration; using the paths that could be read)\n".utf8))
+            guard let text = try? String(contentsOfFile: path, encoding: .utf8) else { fail("\(error)", Exit.dataError) }
+            return HostConfig.lenient(text, path: path)
         }
     }
 
@@ -71,9 +123,14 @@ struct Common: ParsableArguments {
     }
 }
 
-/// Prints `message` to standard error as "pluginctl: message" and exits with `code`.
+/// Prints `message` to standard error as "pluginctl: message" (and, with --json, as
+/// `{"error": ..., "exit_code": N}` on standard output, so scripts always get JSON) and exits
+/// with `code`.
 func fail(_ message: String, _ code: ExitCode) -> Never {
     FileHandle.standardError.write(Data("pluginctl: \(message)\n".utf8))
+    if CommandLine.arguments.dropFirst().contains("--json") {
+        FileHandle.standardOutput.write(Data((JSONValue.object(["error": .string(message), "exit_code": .number(Double(code.rawValue))]).jsonText + "\n").utf8))
+    }
     Foundation.exit(code.rawValue)
 }
 

@@ -75,6 +75,21 @@ public struct HostConfig: Sendable, Equatable {
     static let kafkaKeys = ["bootstrap_servers", "topics", "group_prefix", "dead_letter_suffix", "emit_topic", "fetch_wait_ms", "embedded_partitions", "properties"]
     static let dispatchKeys = ["queue_capacity", "lanes", "max_attempts", "backoff_initial_ms", "backoff_max_ms", "batch_size"]
 
+    /// What an admin tool needs from a config.yaml that fails validation: the paths (control
+    /// socket, plugins directory) and the database, read from whatever parses, defaults for the
+    /// rest. pluginctl uses it so that `status` and friends still reach a running host (which
+    /// kept its last good configuration) while the file is being fixed.
+    public static func lenient(_ text: String, path: String) -> HostConfig {
+        let base = (path as NSString).deletingLastPathComponent
+        var config = defaults(baseDirectory: base.isEmpty ? "." : base)
+        func resolve(_ value: String) -> String { value.hasPrefix("/") ? value : (base.isEmpty ? value : base + "/" + value) }
+        guard let root = (try? YAMLParser.parse(text, file: path))?.jsonValue.objectValue else { return config }
+        if let value = root["plugins_dir"]?.stringValue, !value.isEmpty { config.pluginsDirectory = resolve(value) }
+        if let value = root["control_socket"]?.stringValue, !value.isEmpty { config.controlSocket = resolve(value) }
+        if let url = root["database"]?["url"]?.stringValue, !url.isEmpty, !url.hasPrefix("env:") { config.databaseURL = url }
+        return config
+    }
+
     /// Parses config.yaml text; `path` names the file in errors and anchors relative paths.
     public static func parse(_ text: String, path: String) throws(ConfigError) -> HostConfig {
         let base = (path as NSString).deletingLastPathComponent

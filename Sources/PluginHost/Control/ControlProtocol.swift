@@ -34,10 +34,17 @@ public struct ControlResponse: Codable, Sendable, Equatable {
     public var answer: String?
     /// What a restart did.
     public var change: PluginChange?
+    /// Why a request failed, for exit codes: `no_such_plugin`, `unknown_query`, `not_running`,
+    /// `bad_request`, `failed` (the plugin's own error).
+    public var code: String?
 
-    public init(ok: Bool, error: String? = nil, status: HostStatus? = nil, reload: ReloadReport? = nil, answer: String? = nil, change: PluginChange? = nil) {
+    public init(
+        ok: Bool, error: String? = nil, code: String? = nil, status: HostStatus? = nil, reload: ReloadReport? = nil, answer: String? = nil,
+        change: PluginChange? = nil
+    ) {
         self.ok = ok
         self.error = error
+        self.code = code
         self.status = status
         self.reload = reload
         self.answer = answer

@@ -400,6 +400,14 @@ public final class PluginRegistry: @unchecked Sendable {
         defer { lock.unlock() }
         guard var slot = slots[name] else { return PluginChange(plugin: name, action: .failed, detail: "no plugin named \(name)") }
         guard slot.config.enabled else { return PluginChange(plugin: name, action: .failed, detail: "\(name) is disabled; enable it instead") }
+        // The checks that need no plugin code (trust, pin, ELF) come first: a library that
+        // fails them must not cost the running worker.
+        do {
+            try PluginLoader.preflight(path: slot.config.libraryPath, sha256: slot.config.sha256)
+        } catch {
+            if slot.state != .running { slot.lastError = error.description; slots[name] = slot }
+            return PluginChange(plugin: name, action: .failed, detail: "\(error.description)\(slot.state == .running ? " (the running instance is kept)" : "")")
+        }
         if slot.state == .running { stopRunning(&slot) }
         defer {
             slots[name] = slot

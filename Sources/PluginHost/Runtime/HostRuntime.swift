@@ -316,16 +316,29 @@ public final class HostRuntime: @unchecked Sendable {
             let report = reload(trigger: "pluginctl")
             return ControlResponse(ok: report.errors.isEmpty, error: report.errors.first, reload: report)
         case .query:
-            guard let plugin = request.plugin, let name = request.query else { return ControlResponse(ok: false, error: "query needs plugin and query") }
-            switch registry.query(plugin: plugin, name: name, request: Array((request.request ?? "{}").utf8)) {
+            guard let plugin = request.plugin, let name = request.query else { return ControlResponse(ok: false, error: "query needs plugin and query", code: "bad_request") }
+            let body = Array((request.request ?? "{}").utf8)
+            if case .failure(let error) = Result(catching: { try JSONValue.parse(body) }) {
+                return ControlResponse(ok: false, error: "the request is not JSON: \(error)", code: "bad_request")
+            }
+            guard registry.status().contains(where: { $0.name == plugin }) else {
+                return ControlResponse(ok: false, error: "no plugin named \(plugin)", code: "no_such_plugin")
+            }
+            switch registry.query(plugin: plugin, name: name, request: body) {
             case .answer(let bytes): return ControlResponse(ok: true, answer: String(decoding: bytes, as: UTF8.self))
-            case .unknownQuery(let detail): return ControlResponse(ok: false, error: "unknown query: \(detail)")
-            case .failed(let reason): return ControlResponse(ok: false, error: reason)
+            case .unknownQuery(let detail): return ControlResponse(ok: false, error: "unknown query: \(detail)", code: "unknown_query")
+            case .failed(let reason):
+                return ControlResponse(ok: false, error: reason, code: reason.hasSuffix("is not running") ? "not_running" : "failed")
             }
         case .restart:
-            guard let plugin = request.plugin else { return ControlResponse(ok: false, error: "restart needs a plugin") }
+            guard let plugin = request.plugin else { return ControlResponse(ok: false, error: "restart needs a plugin", code: "bad_request") }
+            guard registry.status().contains(where: { $0.name == plugin }) else {
+                return ControlResponse(ok: false, error: "no plugin named \(plugin)", code: "no_such_plugin")
+            }
             let change = registry.restart(plugin)
-            return ControlResponse(ok: change.action == .restarted, error: change.action == .restarted ? nil : change.detail, change: change)
+            return ControlResponse(
+                ok: change.action == .restarted, error: change.action == .restarted ? nil : change.detail, code: change.action == .restarted ? nil : "failed",
+                change: change)
         }
     }
 

@@ -78,7 +78,7 @@ import Testing
 
         let restart = try host.pluginctl("restart", "event_counter")
         #expect(restart.status == 0 && restart.output.contains("event_counter restarted"))
-        #expect(try host.pluginctl("restart", "nothing_here").status == 70)
+        #expect(try host.pluginctl("restart", "nothing_here").status == 66)
 
         // SIGKILL leaves no time to stop workers: they must die with the host on their own.
         let workers = try host.status().plugins.compactMap { $0.worker?.pid }
