@@ -38,7 +38,7 @@ struct Status: ParsableCommand {
         let rows = status.plugins.map { plugin -> [String] in
             let m = plugin.metrics
             return [
-                plugin.name, plugin.state.rawValue, plugin.worker?.health.rawValue ?? (plugin.isolation == "inprocess" ? "in-process" : "-"),
+                plugin.name, plugin.state.rawValue + (plugin.consumedHere == false ? " (standby)" : ""), plugin.worker?.health.rawValue ?? (plugin.isolation == "inprocess" ? "in-process" : "-"),
                 plugin.version ?? "-", "\(m.received)", "\(m.handled)", "\(m.retried)", "\(m.deadLettered)",
                 plugin.handledPerSecond.map { String(format: "%.1f", $0) } ?? "-", "\(m.queueDepth)", plugin.lag.map(String.init) ?? "-", Self.micros(m.latency.p50Microseconds), Self.micros(m.latency.p99Microseconds),
                 plugin.configError.map { "settings file rejected: \($0)" } ?? plugin.lastError ?? "",
@@ -56,13 +56,13 @@ struct Status: ParsableCommand {
     func detail(_ plugin: PluginStatus) -> String {
         let m = plugin.metrics
         var lines = [
-            "plugin:        \(plugin.name)", "state:         \(plugin.state.rawValue)\(plugin.enabled ? "" : " (disabled in settings)")",
+            "plugin:        \(plugin.name)", "state:         \(plugin.state.rawValue)\(plugin.enabled ? "" : " (disabled in settings)")\(plugin.consumedHere == false ? " (standby: another host holds its lease and consumes it)" : "")",
             "version:       \(plugin.version ?? "-")", "library:       \(plugin.library)", "isolation:     \(plugin.isolation)",
             "subscriptions: \(plugin.subscriptions.joined(separator: ", "))", "lanes:         \(plugin.lanes)",
             "settings:      \(plugin.settings?.jsonText ?? "-")",
             "lag:           \(plugin.lag.map { "\($0) events not yet committed" } ?? "-")",
             "rate:          \(plugin.handledPerSecond.map { String(format: "%.1f events handled per second (last 10 s)", $0) } ?? "-")",
-            "events:        \(m.received) received, \(m.handled) handled, \(m.retried) retried, \(m.failed) failed calls, \(m.deadLettered) dead-lettered, \(m.abandoned) abandoned, \(m.queueDepth) queued",
+            "events:        \(m.received) received, \(m.handled) handled, \(m.retried) retried, \(m.failed) failed calls, \(m.deadLettered) dead-lettered, \(m.abandoned) abandoned, \(m.duplicates ?? 0) duplicates skipped, \(m.queueDepth) queued",
             "latency:       p50 \(Self.micros(m.latency.p50Microseconds)), p99 \(Self.micros(m.latency.p99Microseconds)), max \(Self.micros(m.latency.maxMicroseconds)) over \(m.latency.count) calls",
         ]
         if let worker = plugin.worker {

@@ -10,6 +10,8 @@ public enum Settlement: Sendable, Equatable {
     case deadLettered
     /// It was queued but not handled: the plugin was disabled or the host stopped first.
     case abandoned
+    /// A re-delivery of an event the plugin had already applied: skipped, not applied twice.
+    case duplicate
 }
 
 /// Feeds one plugin from a bounded queue per lane.
@@ -36,14 +38,17 @@ public final class PluginDispatcher: @unchecked Sendable {
     let clock: any HostClock
     let logger: Logger
     let onSettled: (@Sendable (Event, Settlement) -> Void)?
+    /// Where applied event ids are remembered (exactly-once as a consumer); nil: no check.
+    let appliedStore: (any StateStore)?
     private let lanes: [Lane]
     private let stopping = Atomic<Bool>(false)
 
     public init(
         name: String, instance: any PluginInstance, laneCount: Int, capacity: Int, batchSize: Int, retry: RetryPolicy,
         deadLetters: any DeadLetterSink, metrics: PluginMetrics, clock: any HostClock, logger: Logger,
-        onSettled: (@Sendable (Event, Settlement) -> Void)? = nil
+        onSettled: (@Sendable (Event, Settlement) -> Void)? = nil, appliedStore: (any StateStore)? = nil
     ) {
+        self.appliedStore = appliedStore
         self.name = name
         self.instance = instance
         self.retry = retry
@@ -186,7 +191,8 @@ public final class PluginDispatcher: @unchecked Sendable {
     }
 
     /// Handles a batch; returns the events it did not settle because the dispatcher is stopping.
-    private func process(_ batch: [Event], lane: Lane, random: inout SystemRandomNumberGenerator) -> [Event] {
+    private func process(_ taken: [Event], lane: Lane, random: inout SystemRandomNumberGenerator) -> [Event] {
+        guard let batch = withoutDuplicates(taken, lane: lane) else { return taken }
         var attempts = [Int](repeating: 1, count: batch.count)
         var next = 0
         while next < batch.count {
@@ -226,6 +232,38 @@ public final class PluginDispatcher: @unchecked Sendable {
             }
         }
         return []
+    }
+
+    /// The batch less the events the plugin already applied (by id, as the store remembers
+    /// them, or repeated within the batch), which are settled as duplicates with their positions
+    /// stored, so the stored positions never fall behind the committed offsets. Nil when the
+    /// dispatcher stopped while the store was unavailable.
+    private func withoutDuplicates(_ batch: [Event], lane: Lane) -> [Event]? {
+        guard let store = appliedStore else { return batch }
+        while true {
+            do {
+                let known = try store.appliedEvents(plugin: name, among: batch.map(\.id))
+                var seen = Set<String>()
+                var kept: [Event] = []
+                var skipped: [Event] = []
+                for event in batch {
+                    if known.contains(event.id) || !seen.insert(event.id).inserted { skipped.append(event) } else { kept.append(event) }
+                }
+                guard !skipped.isEmpty else { return batch }
+                var commit = StateCommit()
+                for event in skipped { commit.add(writes: [:], emitted: [], position: event.position) }
+                if store.keepsOutbox { try store.commit(plugin: name, commit) }
+                for event in skipped {
+                    metrics.duplicates.wrappingAdd(1, ordering: .relaxed)
+                    logger.debug("duplicate skipped", metadata: ["event_id": .string(event.id), "type": .string(event.type)])
+                    settle(event, .duplicate)
+                }
+                return kept
+            } catch {
+                logger.warning("state store unavailable, waiting (checking for duplicates): \(error)")
+                if !sleep(milliseconds: 500, on: lane) { return nil }
+            }
+        }
     }
 
     /// Sleeps unless the dispatcher starts stopping; returns false when it was interrupted.

@@ -75,7 +75,7 @@ final class PluginCall {
     /// emitted unless the store's outbox relay does.
     static func finish(_ calls: [PluginCall], context: PluginRuntimeContext, publishingTo sink: any EmittedEventSink) -> HandleOutcome {
         var commit = StateCommit()
-        for call in calls { commit.add(writes: call.transaction.writes, emitted: call.emitted, position: call.event?.position) }
+        for call in calls { commit.add(writes: call.transaction.writes, emitted: call.emitted, position: call.event?.position, applied: call.event?.id) }
         do {
             try context.store.commit(plugin: context.name, commit)
         } catch let error as PostgresError where error.isConnectionFailure {
@@ -83,6 +83,10 @@ final class PluginCall {
             // event's attempts (they would dead-letter healthy events during an outage).
             context.logger.warning("state store unavailable, waiting: \(error)")
             return .unavailable("the state store is unavailable: \(error)", retryAfterMilliseconds: 500)
+        } catch let error as PluginOwnership.Lost {
+            // Another host took the plugin over: nothing was applied here, and the instance is
+            // about to restart; spending attempts would dead-letter healthy events.
+            return .unavailable("\(error)", retryAfterMilliseconds: 200)
         } catch {
             return .retry("state could not be committed: \(error)")
         }

@@ -17,6 +17,8 @@ public final class PluginMetrics: Sendable {
     let abandoned = Atomic<Int>(0)
     /// Events currently queued (gauge).
     let queueDepth = Atomic<Int>(0)
+    /// Re-deliveries of events the plugin had already applied, skipped.
+    let duplicates = Atomic<Int>(0)
     let latency = LatencyHistogram()
     private let custom = Mutex<[String: Int64]>([:])
 
@@ -32,7 +34,7 @@ public final class PluginMetrics: Sendable {
             retried: retried.load(ordering: .relaxed), failed: failed.load(ordering: .relaxed),
             deadLettered: deadLettered.load(ordering: .relaxed), abandoned: abandoned.load(ordering: .relaxed),
             queueDepth: queueDepth.load(ordering: .relaxed), latency: latency.summary(),
-            counters: custom.withLock { $0 })
+            counters: custom.withLock { $0 }, duplicates: duplicates.load(ordering: .relaxed))
     }
 }
 
@@ -48,9 +50,11 @@ public struct PluginMetricsSnapshot: Codable, Sendable, Equatable {
     public var latency: LatencySummary
     /// Counters the plugin keeps through `metric_add`.
     public var counters: [String: Int64]
+    /// Re-delivered events skipped because the plugin had applied them (absent from old hosts).
+    public var duplicates: Int?
 
     enum CodingKeys: String, CodingKey {
-        case received, handled, retried, failed, abandoned, latency, counters
+        case received, handled, retried, failed, abandoned, latency, counters, duplicates
         case deadLettered = "dead_lettered"
         case queueDepth = "queue_depth"
     }

@@ -24,6 +24,7 @@ public final class PrometheusExporter: Sendable {
         "pos_plugin_events_retried_total": "Handler calls that asked for a retry",
         "pos_plugin_handler_failures_total": "Handler calls that did not return ok",
         "pos_plugin_events_dead_lettered_total": "Events dead-lettered for the plugin",
+        "pos_plugin_events_duplicate_total": "Re-delivered events skipped because the plugin had applied them",
         "pos_plugin_events_abandoned_total": "Queued events not handled because the plugin stopped",
         "pos_plugin_queue_depth": "Events queued or in flight for the plugin",
         "pos_plugin_running": "1 while the plugin runs",
@@ -71,6 +72,7 @@ public final class PrometheusExporter: Sendable {
                 count("pos_plugin_events_retried_total", labels, m.retried)
                 count("pos_plugin_handler_failures_total", labels, m.failed)
                 count("pos_plugin_events_dead_lettered_total", labels, m.deadLettered)
+                count("pos_plugin_events_duplicate_total", labels, m.duplicates ?? 0)
                 count("pos_plugin_events_abandoned_total", labels, m.abandoned)
                 gauge("pos_plugin_queue_depth", labels, Double(m.queueDepth))
                 gauge("pos_plugin_running", labels, plugin.state == .running ? 1 : 0)

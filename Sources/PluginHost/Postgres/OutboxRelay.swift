@@ -46,10 +46,17 @@ final class OutboxRelay: @unchecked Sendable {
         finished.wait()
     }
 
-    /// Publishes and deletes one batch; returns how many events it relayed.
+    /// The advisory lock that lets one relay at a time publish, whatever the number of hosts
+    /// ("outbox" in ASCII): each row is published once (again only after a crash between
+    /// publishing and committing the delete), and in the order it was committed.
+    static let lockKey = "111117116098111120"
+
+    /// Publishes and deletes one batch; returns how many events it relayed (0 as well while
+    /// another host's relay holds the lock).
     @discardableResult
     func relayOnce() throws -> Int {
-        try pool.with { db in
+        try pool.with { connection in try connection.transaction { db in
+            guard try db.execute("SELECT pg_try_advisory_xact_lock($1::bigint)", [.text(Self.lockKey)]).bool(0, 0) == true else { return 0 }
             let rows = try db.execute(
                 "SELECT id, event_id, type, key, time_ms, payload, causation_id, correlation_id, source FROM pos_outbox ORDER BY id LIMIT \(Self.batch)")
             guard !rows.rows.isEmpty else { return 0 }
@@ -65,6 +72,6 @@ final class OutboxRelay: @unchecked Sendable {
             let ids = rows.rows.indices.compactMap { rows.int($0, 0) }.map(String.init).joined(separator: ",")
             try db.execute("DELETE FROM pos_outbox WHERE id = ANY($1::bigint[])", [.text("{\(ids)}")])
             return events.count
-        }
+        } }
     }
 }

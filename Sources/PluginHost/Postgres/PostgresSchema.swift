@@ -62,6 +62,27 @@ public enum PostgresSchema {
             );
             """
         ),
+        (
+            3,
+            """
+            -- Exactly-once as a consumer: the events each plugin applied, written in the same
+            -- transaction as its state; a re-delivered id is skipped. Pruned after the window.
+            CREATE TABLE pos_applied_events (
+                plugin      text NOT NULL,
+                event_id    text NOT NULL,
+                applied_at  timestamptz NOT NULL DEFAULT now(),
+                PRIMARY KEY (plugin, event_id)
+            );
+            CREATE INDEX pos_applied_events_age ON pos_applied_events (applied_at);
+            -- One host at a time consumes and writes each plugin: the lease holder, fenced by epoch.
+            CREATE TABLE pos_plugin_owners (
+                plugin       text PRIMARY KEY,
+                host_id      text NOT NULL,
+                epoch        bigint NOT NULL,
+                lease_until  timestamptz NOT NULL
+            );
+            """
+        ),
     ]
 
     /// The advisory lock key serialising migrations ("pos-host" in ASCII).

@@ -5,8 +5,14 @@
 /// crash at any instant loses none of it and applies none of it twice.
 public final class PostgresStateStore: StateStore, PositionStore {
     let pool: PostgresPool
+    /// Checks, inside each commit's transaction, that this host may still write the plugin's
+    /// state (see ``PluginOwnership``); throws to roll the commit back. Nil: no check.
+    let fence: (@Sendable (String, PostgresConnection) throws -> Void)?
 
-    public init(pool: PostgresPool) { self.pool = pool }
+    public init(pool: PostgresPool, fence: (@Sendable (String, PostgresConnection) throws -> Void)? = nil) {
+        self.pool = pool
+        self.fence = fence
+    }
 
     public func get(plugin: String, key: [UInt8]) throws -> [UInt8]? {
         try pool.with { db in
@@ -40,9 +46,15 @@ public final class PostgresStateStore: StateStore, PositionStore {
     }
 
     public func commit(plugin: String, _ commit: StateCommit) throws {
-        guard !commit.writes.isEmpty || !commit.emitted.isEmpty || !commit.positions.isEmpty else { return }
+        guard !commit.writes.isEmpty || !commit.emitted.isEmpty || !commit.positions.isEmpty || !commit.applied.isEmpty else { return }
         try pool.with { db in
             try db.transaction { db in
+                try fence?(plugin, db)
+                if !commit.applied.isEmpty {
+                    try db.execute(
+                        "INSERT INTO pos_applied_events (plugin, event_id) SELECT $1, unnest($2::text[]) ON CONFLICT DO NOTHING",
+                        [.text(plugin), .text(Self.textArray(commit.applied))])
+                }
                 for (key, value) in commit.writes {
                     if let value {
                         try db.execute(
@@ -77,6 +89,34 @@ public final class PostgresStateStore: StateStore, PositionStore {
                 }
             }
         }
+    }
+
+    public func appliedEvents(plugin: String, among ids: [String]) throws -> Set<String> {
+        guard !ids.isEmpty else { return [] }
+        return try pool.with { db in
+            let rows = try db.execute(
+                "SELECT event_id FROM pos_applied_events WHERE plugin = $1 AND event_id = ANY($2::text[])", [.text(plugin), .text(Self.textArray(ids))])
+            return Set(rows.rows.compactMap { $0[0] ?? nil })
+        }
+    }
+
+    /// Forgets applied ids older than `days` (the documented de-duplication window).
+    public func pruneAppliedEvents(olderThanDays days: Int) throws {
+        try pool.with { db in
+            _ = try db.execute("DELETE FROM pos_applied_events WHERE applied_at < now() - make_interval(days => $1)", [.text(String(days))])
+        }
+    }
+
+    /// A PostgreSQL text[] literal: every element quoted, quotes and backslashes escaped.
+    static func textArray(_ values: [String]) -> String {
+        "{" + values.map { value in
+            var quoted = "\""
+            for character in value {
+                if character == "\"" || character == "\\" { quoted.append("\\") }
+                quoted.append(character)
+            }
+            return quoted + "\""
+        }.joined(separator: ",") + "}"
     }
 
     public func positions(plugin: String) throws -> [TopicPartition: Int64] {

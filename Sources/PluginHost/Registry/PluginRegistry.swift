@@ -302,7 +302,8 @@ public final class PluginRegistry: @unchecked Sendable {
                 maxAttempts: config.maxAttempts ?? defaults.maxAttempts, initialBackoffMilliseconds: defaults.backoffInitialMilliseconds,
                 maxBackoffMilliseconds: defaults.backoffMaxMilliseconds),
             deadLetters: services.deadLetters, metrics: pluginMetrics, clock: services.clock, logger: context.logger,
-            onSettled: onSettled.map { handler in { @Sendable event, settlement in handler(name, event, settlement) } })
+            onSettled: onSettled.map { handler in { @Sendable event, settlement in handler(name, event, settlement) } },
+            appliedStore: services.store)
         slot.instance = instance
         slot.dispatcher = dispatcher
         slot.state = .running

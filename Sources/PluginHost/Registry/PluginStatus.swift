@@ -29,6 +29,9 @@ public struct PluginStatus: Codable, Sendable, Equatable {
     public var metrics: PluginMetricsSnapshot
     /// Events on the bus not yet committed for this plugin (Kafka only).
     public var lag: Int64? = nil
+    /// With several hosts on one database: whether this host holds the plugin's lease and
+    /// consumes it (false: standby, another host does). Nil without shared ownership.
+    public var consumedHere: Bool? = nil
     /// Events handled per second over the last ~10 s.
     public var handledPerSecond: Double? = nil
     /// The worker process (isolation: process).
@@ -39,6 +42,7 @@ public struct PluginStatus: Codable, Sendable, Equatable {
         case handledPerSecond = "handled_per_second"
         case lastError = "last_error"
         case configError = "config_error"
+        case consumedHere = "consumed_here"
     }
 }
 

@@ -35,6 +35,8 @@ public final class HostRuntime: @unchecked Sendable {
     private var configListener: PostgresConfigListener?
     private var outboxRelay: OutboxRelay?
     private let emittedSink: any EmittedEventSink
+    /// Which plugins this host consumes when hosts share the database (nil otherwise).
+    public let ownership: PluginOwnership?
 
     /// The configuration store and durable state in PostgreSQL.
     public final class DatabaseConnection: Sendable {
@@ -109,14 +111,25 @@ public final class HostRuntime: @unchecked Sendable {
         self.logger = logger
         hostConfig = config
         var finalStore = store
+        var sharedOwnership: PluginOwnership?
         if let url = config.databaseURL {
             let connection = try DatabaseConnection.open(url: url, timeout: config.databaseConnectTimeoutSeconds, logger: logger)
             database = connection
-            // An injected store (tests) wins; otherwise state is durable in the database.
-            if store is InMemoryStateStore { finalStore = PostgresStateStore(pool: connection.pool) }
+            // An injected store (tests) wins; otherwise state is durable in the database, and with
+            // Kafka the hosts sharing it take turns per plugin (one writer each, fenced).
+            if store is InMemoryStateStore {
+                if config.kafka != nil {
+                    let ownership = PluginOwnership(pool: connection.pool, hostID: connection.hostID, logger: logger)
+                    sharedOwnership = ownership
+                    finalStore = PostgresStateStore(pool: connection.pool) { plugin, db in try ownership.fence(plugin: plugin, in: db) }
+                } else {
+                    finalStore = PostgresStateStore(pool: connection.pool)
+                }
+            }
         } else {
             database = nil
         }
+        ownership = sharedOwnership
         var kafkaConnection: KafkaConnection?
         var deadLetterSink = deadLetters
         var emittedSink = emitted
@@ -136,7 +149,7 @@ public final class HostRuntime: @unchecked Sendable {
             let decoder = EventDecoder(maxEventBytes: config.maxEventBytes, clock: clock, acceptUnknownTypes: config.acceptUnknownEventTypes)
             let bridge = KafkaEventBridge(
                 settings: settings, bootstrapServers: bootstrap, decoder: decoder, deadLetters: deadLetterSink!, clock: clock, logger: logger,
-                positions: finalStore as? PositionStore)
+                positions: finalStore as? PositionStore, ownership: sharedOwnership)
             kafkaConnection = KafkaConnection(settings: settings, embedded: embedded, bootstrapServers: bootstrap, producer: producer, bridge: bridge)
         }
         kafka = kafkaConnection
@@ -154,7 +167,13 @@ public final class HostRuntime: @unchecked Sendable {
         }
         registry = PluginRegistry(
             services: PluginServices(store: finalStore, clock: clock, emitted: finalEmitted, deadLetters: finalDeadLetters, logger: logger, onSettled: settled))
-        if let bridge { registry.setObserver(bridge) }
+        if let bridge {
+            registry.setObserver(bridge)
+            let registry = registry
+            bridge.restartPlugin = { name in _ = registry.restart(name) }
+            sharedOwnership?.onAcquired = { [weak bridge] name in bridge?.acquired(name) }
+            sharedOwnership?.onReleased = { [weak bridge] name, handover in bridge?.released(name, handover: handover) }
+        }
         startedAt = clock.nowMilliseconds()
     }
 
@@ -184,6 +203,7 @@ public final class HostRuntime: @unchecked Sendable {
             logger.info("plugin configuration comes from the database", metadata: ["host_id": .string(database.hostID)])
         }
         let report = reload(trigger: "startup")
+        ownership?.start()
         if control {
             let server = ControlServer(path: config.controlSocket, logger: logger) { [weak self] request in
                 self?.handle(request) ?? ControlResponse(ok: false, error: "the host is shutting down")
@@ -296,6 +316,11 @@ public final class HostRuntime: @unchecked Sendable {
         if let kafka {
             let lag = kafka.bridge.lag()
             for index in plugins.indices { plugins[index].lag = lag[plugins[index].name] }
+            if ownership != nil {
+                for index in plugins.indices where plugins[index].state == .running {
+                    plugins[index].consumedHere = kafka.bridge.consumes(plugins[index].name)
+                }
+            }
             ingress.received += kafka.bridge.ingressCounters.received.load(ordering: .relaxed)
             ingress.malformed += kafka.bridge.ingressCounters.malformed.load(ordering: .relaxed)
             ingress.deadLetterFailures = kafka.bridge.ingressCounters.deadLetterFailures.load(ordering: .relaxed)
@@ -390,7 +415,8 @@ public final class HostRuntime: @unchecked Sendable {
         if drain { registry.drainAll() }
         if let kafka {
             logger.debug("shutdown: committing and closing consumers")
-            kafka.bridge.stop()
+            // Leases are given back after the consumers committed, so others take over at once.
+            if let ownership { ownership.stop { kafka.bridge.stop() } } else { kafka.bridge.stop() }
         }
         logger.debug("shutdown: stopping plugins")
         registry.stopAll(drain: false)

@@ -18,11 +18,16 @@ public protocol StateStore: Sendable {
 
     /// Whether `commit` takes emitted events and positions (then nobody else publishes them).
     var keepsOutbox: Bool { get }
+
+    /// Which of `ids` the plugin has already applied (committed), within the store's window:
+    /// exactly-once as a consumer, so a re-delivered event is skipped, not applied twice.
+    func appliedEvents(plugin: String, among ids: [String]) throws -> Set<String>
 }
 
 extension StateStore {
     public func commit(plugin: String, _ commit: StateCommit) throws { try self.commit(plugin: plugin, writes: commit.writes) }
     public var keepsOutbox: Bool { false }
+    public func appliedEvents(plugin: String, among ids: [String]) throws -> Set<String> { [] }
 }
 
 /// The outcome of one or more successful calls of one plugin, in call order.
@@ -32,13 +37,40 @@ public struct StateCommit: Sendable {
     public var emitted: [Event] = []
     /// Where the handled events came from (Kafka), for stores that keep consumer positions.
     public var positions: [EventPosition] = []
+    /// The ids of the events applied, remembered for ``StateStore/appliedEvents(plugin:among:)``.
+    public var applied: [String] = []
 
     public init() {}
 
-    public mutating func add(writes: [[UInt8]: [UInt8]?], emitted: [Event], position: EventPosition?) {
+    public mutating func add(writes: [[UInt8]: [UInt8]?], emitted: [Event], position: EventPosition?, applied id: String? = nil) {
         for (key, value) in writes { self.writes[key] = .some(value) }
         self.emitted.append(contentsOf: emitted)
         if let position { positions.append(position) }
+        if let id { applied.append(id) }
+    }
+}
+
+/// The ids a plugin applied, most recent `capacity` of them: the in-memory store's window for
+/// duplicate detection (a host without a database remembers for as long as it runs).
+struct AppliedWindow {
+    static let capacity = 1_000_000
+    private var members = Set<String>()
+    private var order: [String] = []
+    private var head = 0
+
+    func contains(_ id: String) -> Bool { members.contains(id) }
+
+    mutating func insert(_ id: String) {
+        guard members.insert(id).inserted else { return }
+        order.append(id)
+        if members.count > Self.capacity {
+            members.remove(order[head])
+            head += 1
+            if head > Self.capacity / 2 {
+                order.removeFirst(head)
+                head = 0
+            }
+        }
     }
 }
 
@@ -65,6 +97,21 @@ public final class InMemoryStateStore: StateStore {
         namespaces.withLock { spaces in
             // Mutate in place: copying the namespace out and back would copy it whole (COW).
             for (key, value) in writes { spaces[plugin, default: [:]][key] = value }
+        }
+    }
+
+    private let applied = Mutex<[String: AppliedWindow]>([:])
+
+    public func commit(plugin: String, _ commit: StateCommit) {
+        self.commit(plugin: plugin, writes: commit.writes)
+        guard !commit.applied.isEmpty else { return }
+        applied.withLock { windows in for id in commit.applied { windows[plugin, default: AppliedWindow()].insert(id) } }
+    }
+
+    public func appliedEvents(plugin: String, among ids: [String]) -> Set<String> {
+        applied.withLock { windows in
+            guard let window = windows[plugin] else { return [] }
+            return Set(ids.filter(window.contains))
         }
     }
 

@@ -26,13 +26,21 @@ public final class KafkaEventBridge: PluginLifecycleObserver, @unchecked Sendabl
     let positions: (any PositionStore)?
     private let lock = NSLock()
     private var feeds: [String: PluginFeed] = [:]
+    /// Plugins running here that wait for their lease (several hosts share the database).
+    private var standby: [String: (dispatcher: PluginDispatcher, subscriptions: [String], policy: PluginConfig.EnablePolicy)] = [:]
     private var ingress: IngressLoop?
     let ingressCounters = IngressTally()
+    /// With several hosts on one database: which plugins this host consumes (nil: all).
+    let ownership: PluginOwnership?
+    /// Restarts a plugin's instance (set by the runtime): after it changes hands, so that no
+    /// memory of the instance outlives writes another host made meanwhile.
+    nonisolated(unsafe) var restartPlugin: (@Sendable (String) -> Void)?
 
     public init(
         settings: HostConfig.KafkaSettings, bootstrapServers: String, decoder: EventDecoder, deadLetters: any DeadLetterSink, clock: any HostClock,
-        logger: Logger, positions: (any PositionStore)? = nil
+        logger: Logger, positions: (any PositionStore)? = nil, ownership: PluginOwnership? = nil
     ) {
+        self.ownership = ownership
         self.positions = positions
         self.settings = settings
         self.bootstrapServers = bootstrapServers
@@ -62,6 +70,16 @@ public final class KafkaEventBridge: PluginLifecycleObserver, @unchecked Sendabl
             feed.attach(dispatcher, subscriptions: subscriptions, policy: policy)
             return
         }
+        if let ownership, !ownership.holds(name) {
+            standby[name] = (dispatcher, subscriptions, policy)
+            ownership.want(name)
+            return
+        }
+        startFeed(name, dispatcher: dispatcher, subscriptions: subscriptions)
+    }
+
+    /// Creates and starts a plugin's consumer; the caller holds `lock`.
+    private func startFeed(_ name: String, dispatcher: PluginDispatcher, subscriptions: [String]) {
         do {
             let feed = try PluginFeed(name: name, bridge: self, dispatcher: dispatcher, subscriptions: subscriptions)
             feeds[name] = feed
@@ -72,9 +90,32 @@ public final class KafkaEventBridge: PluginLifecycleObserver, @unchecked Sendabl
     }
 
     public func pluginStopping(_ name: String, dispatcher: PluginDispatcher) {
-        let feed = lock.withLock { feeds[name] }
+        let feed = lock.withLock { () -> PluginFeed? in
+            if standby[name]?.dispatcher === dispatcher { standby[name] = nil }
+            return feeds[name]
+        }
         feed?.detach(dispatcher)
     }
+
+    /// This host now holds `name`'s lease: start consuming it.
+    func acquired(_ name: String) {
+        lock.withLock {
+            guard feeds[name] == nil, let waiting = standby.removeValue(forKey: name) else { return }
+            startFeed(name, dispatcher: waiting.dispatcher, subscriptions: waiting.subscriptions)
+        }
+    }
+
+    /// This host no longer holds `name`: stop consuming it. On a handover the batch in flight
+    /// finishes and commits first; on a lost lease nothing more is committed (another host may
+    /// be writing). Then the instance restarts and waits for the lease again.
+    func released(_ name: String, handover: Bool) {
+        guard let feed = lock.withLock({ feeds.removeValue(forKey: name) }) else { return }
+        feed.stopConsuming(handover: handover)
+        restartPlugin?(name)
+    }
+
+    /// The plugins this host consumes (all of them without shared ownership).
+    public func consumes(_ name: String) -> Bool { lock.withLock { feeds[name] != nil } }
 
     public func pluginSubscriptionsChanged(_ name: String, dispatcher: PluginDispatcher, subscriptions: [String]) {
         let feed = lock.withLock { feeds[name] }
@@ -187,13 +228,16 @@ class ConsumerLoop: @unchecked Sendable {
                     usleep(100_000)
                 }
             }
-            commit(synchronous: true)
+            if commitOnStop.load(ordering: .sequentiallyConsistent) { commit(synchronous: true) }
             logger.debug("closing consumer \(consumer.groupId)")
             consumer.close()
             logger.debug("closed consumer \(consumer.groupId)")
             finished.signal()
         }
     }
+
+    /// Whether the loop commits settled offsets when it stops.
+    let commitOnStop = Atomic<Bool>(true)
 
     func stop() {
         guard running.exchange(false, ordering: .sequentiallyConsistent) else { return }
@@ -302,6 +346,17 @@ final class PluginFeed: ConsumerLoop, @unchecked Sendable {
     /// Takes other event types from now on (messages already read were judged by the old list).
     func subscribe(_ subscriptions: [String]) {
         state.withLock { $0.subscriptions = Set(subscriptions) }
+    }
+
+    /// Stops this feed for good when its plugin changes hands: queued events are dropped (the
+    /// next owner reads them from the stored positions); on a handover the batch in flight
+    /// finishes and the settled offsets are committed, on a lost lease nothing is.
+    func stopConsuming(handover: Bool) {
+        intakeStopped.store(true, ordering: .sequentiallyConsistent)
+        let dispatcher = state.withLock { $0.dispatcher }
+        _ = dispatcher?.discard { _ in true }
+        if handover { dispatcher?.awaitInFlight() } else { commitOnStop.store(false, ordering: .sequentiallyConsistent) }
+        stop()
     }
 
     /// Stops submitting (for shutdown), keeping the dispatcher so settlements still commit.
