@@ -77,8 +77,8 @@ public final class PluginDispatcher: @unchecked Sendable {
         let lane = lanes.count == 1 ? lanes[0] : lanes[Int(Self.stableHash(event.key) % UInt64(lanes.count))]
         lane.condition.lock()
         defer { lane.condition.unlock() }
-        while lane.queue.count >= lane.capacity && !lane.stopping { lane.condition.wait() }
-        guard !lane.stopping else { return false }
+        while lane.queue.count >= lane.capacity && !lane.stopping && !lane.refusing { lane.condition.wait() }
+        guard !lane.stopping && !lane.refusing else { return false }
         lane.queue.append(event)
         metrics.received.wrappingAdd(1, ordering: .relaxed)
         metrics.queueDepth.wrappingAdd(1, ordering: .relaxed)
@@ -94,6 +94,23 @@ public final class PluginDispatcher: @unchecked Sendable {
         for lane in lanes {
             lane.condition.lock()
             removed += lane.queue.removeAll(where: predicate)
+            lane.condition.broadcast()
+            lane.condition.unlock()
+        }
+        metrics.queueDepth.wrappingSubtract(removed, ordering: .relaxed)
+        return removed
+    }
+
+    /// Takes no more events and drops every queued one (without settling them): when the plugin
+    /// changes hands, so that a submit blocked on a full queue cannot slip an event in after
+    /// the ones before it were dropped (its position would then skip them).
+    @discardableResult
+    public func refuseAndDiscardAll() -> Int {
+        var removed = 0
+        for lane in lanes {
+            lane.condition.lock()
+            lane.refusing = true
+            removed += lane.queue.drainAll().count
             lane.condition.broadcast()
             lane.condition.unlock()
         }
@@ -154,6 +171,8 @@ public final class PluginDispatcher: @unchecked Sendable {
         var queue = EventQueue()
         var busy = false
         var stopping = false
+        /// Set when the plugin changes hands: submits are refused, the lane finishes its batch.
+        var refusing = false
         /// Events taken from the queue but not settled when the lane stopped.
         var unfinished: [Event] = []
         let finished = DispatchSemaphore(value: 0)
@@ -250,9 +269,23 @@ public final class PluginDispatcher: @unchecked Sendable {
                     if known.contains(event.id) || !seen.insert(event.id).inserted { skipped.append(event) } else { kept.append(event) }
                 }
                 guard !skipped.isEmpty else { return batch }
+                // A skipped event's position is stored now only when no kept event of its
+                // partition comes before it in this batch: otherwise a crash between this commit
+                // and theirs would skip them. (Those are re-read and skipped again instead.)
+                var firstKept: [TopicPartition: Int64] = [:]
+                for event in kept {
+                    guard let position = event.position else { continue }
+                    let partition = TopicPartition(topic: position.topic, partition: position.partition)
+                    firstKept[partition] = min(firstKept[partition] ?? .max, position.offset)
+                }
                 var commit = StateCommit()
-                for event in skipped { commit.add(writes: [:], emitted: [], position: event.position) }
-                if store.keepsOutbox { try store.commit(plugin: name, commit) }
+                for event in skipped {
+                    guard let position = event.position else { continue }
+                    if position.offset < firstKept[TopicPartition(topic: position.topic, partition: position.partition)] ?? .max {
+                        commit.add(writes: [:], emitted: [], position: position)
+                    }
+                }
+                if store.keepsOutbox && !commit.positions.isEmpty { try store.commit(plugin: name, commit) }
                 for event in skipped {
                     metrics.duplicates.wrappingAdd(1, ordering: .relaxed)
                     logger.debug("duplicate skipped", metadata: ["event_id": .string(event.id), "type": .string(event.type)])

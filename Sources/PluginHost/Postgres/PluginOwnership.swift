@@ -98,7 +98,22 @@ public final class PluginOwnership: @unchecked Sendable {
         hosts.max { PluginDispatcher.stableHash(plugin + "\u{0}" + $0) < PluginDispatcher.stableHash(plugin + "\u{0}" + $1) }
     }
 
+    /// How long applied event ids are remembered for duplicate detection (docs/persistence.md).
+    public static let appliedWindowDays = 7
+    private var ticks = 0
+
     func tick() throws {
+        ticks += 1
+        if ticks % 1500 == 1 {  // about every 10 minutes: the owner forgets ids past the window
+            let mine = lock.withLock { Array(held.keys) }
+            if !mine.isEmpty {
+                try pool.with { db in
+                    _ = try db.execute(
+                        "DELETE FROM pos_applied_events WHERE plugin = ANY($1::text[]) AND applied_at < now() - make_interval(days => $2)",
+                        [.text(PostgresStateStore.textArray(mine)), .text(String(Self.appliedWindowDays))])
+                }
+            }
+        }
         let live = try pool.with { db -> [String] in
             _ = try db.execute(
                 "INSERT INTO pos_host_instances (host_id, seen_at) VALUES ($1, now()) ON CONFLICT (host_id) DO UPDATE SET seen_at = now()", [.text(hostID)])

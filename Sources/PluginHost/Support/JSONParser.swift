@@ -5,7 +5,7 @@
 /// with the byte offset, never a trap), bounded (nesting depth, see `maximumDepth`), exact about
 /// what it accepts (no NaN/Infinity, no numbers that overflow a Double, no duplicate keys, no
 /// unpaired surrogates, no invalid UTF-8), and cheap (no Foundation bridging; profiled as 10% of
-/// the host's CPU when it went through JSONSerialization). See ADR 12.
+/// the host's CPU when it went through JSONSerialization). See ADR 13.
 struct JSONParser {
     static let maximumDepth = 128
 

@@ -96,7 +96,11 @@ import Testing
         var current = try host(label: "crash", bootstrap: cluster.bootstrapServers, database: database, group: "crash", emitTopic: "crash-emitted")
         try current.start()
         while kills < 6 && !finished(current, database: database) {
-            // Soon after it is ready: the stream takes only a few seconds to consume.
+            // Once it consumes again (a restarted host first waits for the killed one's leases
+            // to expire), at a random instant soon after: the stream takes a second to consume.
+            _ = TestSupport.eventually(within: 20) {
+                ((try? current.status().plugins) ?? []).filter { $0.consumedHere == true && $0.lag != nil }.count == 2
+            }
             usleep(UInt32(20_000 + random.next() % 300_000))
             current.expectingFailure = true
             #expect(current.terminate(signal: SIGKILL) == SIGKILL)

@@ -354,7 +354,7 @@ final class PluginFeed: ConsumerLoop, @unchecked Sendable {
     func stopConsuming(handover: Bool) {
         intakeStopped.store(true, ordering: .sequentiallyConsistent)
         let dispatcher = state.withLock { $0.dispatcher }
-        _ = dispatcher?.discard { _ in true }
+        dispatcher?.refuseAndDiscardAll()
         if handover { dispatcher?.awaitInFlight() } else { commitOnStop.store(false, ordering: .sequentiallyConsistent) }
         stop()
     }
