@@ -48,7 +48,8 @@ struct DatabaseBench: ParsableCommand {
 
     /// Commit in the database -> the host has applied it (its plugin changed state), per toggle.
     func measureToggles(logger: Logger) throws {
-        let directory = FileManager.default.temporaryDirectory.path + "/pos-bench-toggle-\(getpid())"
+        // Beside the plugins directory, not under /tmp: the loader refuses sticky ancestors.
+        let directory = URL(fileURLWithPath: pluginsDir).deletingLastPathComponent().path + "/pos-bench-toggle-\(getpid())"
         try FileManager.default.createDirectory(atPath: directory + "/plugins.d", withIntermediateDirectories: true)
         chmod(directory + "/plugins.d", 0o755)
         defer { try? FileManager.default.removeItem(atPath: directory) }

@@ -174,7 +174,8 @@ struct KafkaBench: ParsableCommand {
     func startHost(
         cluster: EmbeddedKafkaCluster, topic: String, plugins: Int, logger: Logger, onSettled: (@Sendable (String, Event, Settlement) -> Void)?
     ) throws -> (HostRuntime, String) {
-        let directory = NSTemporaryDirectory() + "pos-bench-\(UUID().uuidString)"
+        // Beside the plugins directory, not under /tmp: the loader refuses sticky ancestors.
+        let directory = URL(fileURLWithPath: pluginsDir).deletingLastPathComponent().path + "/pos-bench-\(UUID().uuidString)"
         try FileManager.default.createDirectory(atPath: directory + "/plugins.d", withIntermediateDirectories: true, attributes: [.posixPermissions: 0o755])
         chmod(directory, 0o755)
         let names = ["event_counter"] + (2...5).map { "counter_\($0)" }

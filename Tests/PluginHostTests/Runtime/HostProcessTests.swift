@@ -66,7 +66,12 @@ import Testing
         let wrong = try host.pluginctl("upgrade", "event_counter", try TestSupport.buildFixture(into: host.directory))
         #expect(wrong.status == 65 && wrong.output.contains("is the plugin 'fixture', not event_counter"))
         // The same build: nothing to do.
-        let same = try host.pluginctl("upgrade", "basket_tally", TestSupport.product("libbasket_tally.so"))
+        // (A copy in the test's directory: the build directory may sit below /tmp, which the
+        // loader's trust check refuses.)
+        let sameBuild = host.directory + "/basket_tally-same.so"
+        try FileManager.default.copyItem(atPath: TestSupport.product("libbasket_tally.so"), toPath: sameBuild)
+        chmod(sameBuild, 0o644)
+        let same = try host.pluginctl("upgrade", "basket_tally", sameBuild)
         #expect(same.status == 0 && same.output.contains("basket_tally already runs this build"), "\(same.output)")
         // A new version takes over; its state (the counts) carries on.
         let next = try TestSupport.compilePlugin(
