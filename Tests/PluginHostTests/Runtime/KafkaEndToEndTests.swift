@@ -87,6 +87,8 @@ import Testing
         try Self.produce(Self.traffic(60, seed: 6), to: cluster.bootstrapServers)
         usleep(300_000)
         #expect(handled(host, "event_counter") == before, "a paused plugin handled events")
+        // A paused consumer's lag is the real one (its cached watermarks no longer move).
+        #expect(TestSupport.eventually(within: 5) { (try? host.plugin("event_counter")?.lag) == 60 }, "lag \(String(describing: try? host.plugin("event_counter")?.lag))")
         #expect(try host.pluginctl("enable", "event_counter").status == 0)
         #expect(TestSupport.eventually(within: 20) { handled(host, "event_counter") == before + 60 })
 

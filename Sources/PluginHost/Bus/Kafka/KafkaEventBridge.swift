@@ -189,6 +189,11 @@ class ConsumerLoop: @unchecked Sendable {
     private let assigned = Atomic<Bool>(false)
     private let finished = DispatchSemaphore(value: 0)
     private var lastCommit = DispatchTime.now().uptimeNanoseconds
+    private var lastEndQuery: UInt64 = 0
+    /// End offsets asked of the broker while the consumer is paused: a paused partition is not
+    /// fetched, so the cached watermarks stop moving and the lag of a disabled, failed or
+    /// quarantined plugin would read 0 however far behind it falls.
+    private let queriedEnds = Mutex<[TopicPartition: Int64]>([:])
 
     init(groupId: String, bridge: KafkaEventBridge, positionsOf plugin: String? = nil) throws {
         logger = bridge.logger
@@ -221,6 +226,7 @@ class ConsumerLoop: @unchecked Sendable {
             while isRunning {
                 beforePoll()
                 commitIfDue()
+                refreshEndsIfPaused()
                 do {
                     if let message = try consumer.poll(timeoutMilliseconds: 100) { handle(message) }
                 } catch {
@@ -246,6 +252,23 @@ class ConsumerLoop: @unchecked Sendable {
 
     /// Hooks for subclasses.
     func beforePoll() {}
+    /// Whether the consumer's partitions are paused (then lag uses end offsets asked of the broker).
+    var isPaused: Bool { false }
+
+    /// Once a second while paused, on the loop thread (never in a status request): the end
+    /// offsets of the assigned partitions, from the broker.
+    private func refreshEndsIfPaused() {
+        guard isPaused else {
+            queriedEnds.withLock { if !$0.isEmpty { $0 = [:] } }
+            return
+        }
+        let now = DispatchTime.now().uptimeNanoseconds
+        guard now - lastEndQuery > 1_000_000_000 else { return }
+        lastEndQuery = now
+        let partitions = progress.withLock { Array($0.keys) }
+        let ends = consumer.endOffsets(partitions, timeoutMilliseconds: 500)
+        queriedEnds.withLock { $0 = ends }
+    }
     func handle(_ message: KafkaMessage) {}
 
     func assigned(_ partitions: [TopicPartition]) {
@@ -309,10 +332,11 @@ class ConsumerLoop: @unchecked Sendable {
     func lag() -> Int64? {
         let partitions = progress.withLock { $0 }
         guard !partitions.isEmpty else { return nil }
-        let ends = consumer.cachedEndOffsets(Array(partitions.keys))
+        let cached = consumer.cachedEndOffsets(Array(partitions.keys))
+        let queried = queriedEnds.withLock { $0 }
         var total: Int64 = 0
         for (partition, state) in partitions {
-            guard let end = ends[partition] else { return nil }
+            guard let end = [cached[partition], queried[partition]].compactMap({ $0 }).max() else { return nil }
             total += max(0, end - max(state.committed, 0))
         }
         return total
@@ -391,6 +415,8 @@ final class PluginFeed: ConsumerLoop, @unchecked Sendable {
         dispatcher?.awaitInFlight()
         super.revoked(partitions)
     }
+
+    override var isPaused: Bool { state.withLock { $0.dispatcher == nil } || intakeStopped.load(ordering: .relaxed) }
 
     /// Repositions after a (re)enable, on the loop thread: everything still open is abandoned.
     override func beforePoll() {
