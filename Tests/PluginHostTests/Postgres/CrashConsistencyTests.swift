@@ -16,6 +16,7 @@ import Testing
                 plugins_dir: plugins.d
                 control_socket: run/host.sock
                 log_level: info
+                dispatch: {batch_size: 2}
                 database:
                   url: "\(database)"
                 kafka:
@@ -93,15 +94,16 @@ import Testing
         let database = try TestDatabase.fresh("crash")
         var random = SplitMix64(seed: 7)
         var kills = 0
+        var midStream = 0  // kills that hit a partly applied stream
         var current = try host(label: "crash", bootstrap: cluster.bootstrapServers, database: database, group: "crash", emitTopic: "crash-emitted")
         try current.start()
         while kills < 6 && !finished(current, database: database) {
-            // Once it consumes again (a restarted host first waits for the killed one's leases
-            // to expire), at a random instant soon after: the stream takes a second to consume.
-            _ = TestSupport.eventually(within: 20) {
-                ((try? current.status().plugins) ?? []).filter { $0.consumedHere == true && $0.lag != nil }.count == 2
-            }
-            usleep(UInt32(20_000 + random.next() % 300_000))
+            // Once it applies events again (a restarted host first waits for the killed one's
+            // leases to expire and for the group to rebalance), at a random instant soon after.
+            let before = (try? counted(database)) ?? 0
+            _ = TestSupport.eventually(within: 30) { ((try? counted(database)) ?? 0) > before }
+            usleep(UInt32(random.next() % 150_000))
+            if let applied = try? counted(database), applied > 0, applied < Self.total { midStream += 1 }
             current.expectingFailure = true
             #expect(current.terminate(signal: SIGKILL) == SIGKILL)
             kills += 1
@@ -112,7 +114,8 @@ import Testing
             "the crashed run did not finish: counted \((try? counted(database)) ?? -1), lags \(((try? current.status().plugins) ?? []).map { "\($0.name)=\(String(describing: $0.lag)) queued=\($0.metrics.queueDepth)" }), positions \((try? snapshot(database).positions) ?? []) vs clean \(reference.positions)")
         #expect(TestSupport.eventually(within: 10) { (try? snapshot(database).outbox) == 0 })
         #expect(current.terminate() == 0)
-        #expect(kills >= 3, "the stream was consumed before enough kills: \(kills)")
+        // Every kill must hit a partly applied stream.
+        #expect(kills >= 3 && midStream >= 3, "the stream was consumed before enough kills: \(kills) kills, \(midStream) mid-stream")
 
         let crashed = try snapshot(database)
         #expect(crashed.state.count == reference.state.count)
@@ -126,6 +129,6 @@ import Testing
         #expect(crashedEmitted.unique.count == payments, "\(crashedEmitted.unique.count) distinct emitted events, expected \(payments)")
         let same = crashedEmitted.unique == referenceEmitted.unique
         #expect(same, "the emitted events differ from the clean run's")
-        print("crash consistency: \(kills) SIGKILLs, \(crashedEmitted.total - payments) duplicate emitted events dropped by id")
+        print("crash consistency: \(kills) SIGKILLs (\(midStream) mid-stream), \(crashedEmitted.total - payments) duplicate emitted events dropped by id")
     }
 }
