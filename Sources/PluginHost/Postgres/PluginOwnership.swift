@@ -52,6 +52,10 @@ public final class PluginOwnership: @unchecked Sendable {
     /// This host runs `plugin` and may consume it when it wins the lease.
     func want(_ plugin: String) { lock.withLock { _ = wanted.insert(plugin) } }
 
+    /// This host cannot consume `plugin` (its instance is not running): give its lease back at the
+    /// next tick, so that another host takes it instead of a lease held with nothing consuming.
+    func unwant(_ plugin: String) { lock.withLock { _ = wanted.remove(plugin) } }
+
     /// Whether this host holds `plugin` and may consume it.
     public func holds(_ plugin: String) -> Bool { lock.withLock { held[plugin] != nil && !releasing.contains(plugin) } }
 
@@ -122,6 +126,11 @@ public final class PluginOwnership: @unchecked Sendable {
             return rows.rows.compactMap { $0[0] ?? nil }
         }
         let (plugins, holding) = lock.withLock { (wanted.sorted(), held) }
+        for (plugin, epoch) in holding where !plugins.contains(plugin) {
+            logger.info("giving the lease of \(plugin) back: it does not run here", metadata: ["plugin": .string(plugin)])
+            lock.withLock { _ = held.removeValue(forKey: plugin) }
+            try release(plugin, epoch: epoch)
+        }
         for plugin in plugins {
             let winner = Self.winner(of: plugin, among: live) ?? hostID
             if let epoch = holding[plugin] {

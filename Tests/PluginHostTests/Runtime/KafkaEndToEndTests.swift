@@ -119,6 +119,8 @@ import Testing
             ("PAYMENT_PROCESSED: missing required field 'amount'", Array(#"{"event_type": "payment.completed", "basket_id": "b"}"#.utf8)),
             ("oversize", Array(#"{"event_type": "BASKET_CLOSED", "basket_id": "\#(String(repeating: "x", count: 400))"}"#.utf8)),
             ("not valid UTF-8", Array(#"{"event_type": "BASKET_CLOSED", "basket_id": ""#.utf8) + [0xc3, 0x28] + Array(#""}"#.utf8)),
+            // A newline and a NUL from a hostile producer: named in dlq.error, never raw in a header.
+            ("is not a valid event type name", Array(#"{"event_type": "BASKET\nCLOSED\u0000", "basket_id": "b"}"#.utf8)),
         ]
         for (_, value) in bad { try producer.produce(topic: "pos-events", key: Array("b".utf8), value: value) }
         try producer.produce(topic: "pos-events", key: Array("b".utf8), value: Array(#"{"event_type": "ITEM_ADDED", "basket_id": "b", "product_id": "X"}"#.utf8))
@@ -146,6 +148,9 @@ import Testing
         #expect(header(huge, "dlq.original.size") == String(large.count))
         #expect(header(huge, "dlq.original.sha256") == SHA256.hash(data: large).map { String(format: "%02x", $0) }.joined())
         #expect(header(huge, "dlq.error")?.hasPrefix("oversize") == true)
+        for letter in letters {
+            for (name, value) in letter.headers { #expect(!value.contains { $0 < 0x20 || $0 == 0x7f }, "raw control byte in header \(name)") }
+        }
         let poison = try #require(letters.first { header($0, "dlq.reason") == "rejected" })
         #expect(header(poison, "dlq.plugin") == "basket_tally" && header(poison, "dlq.error") == "payload does not decode: missing field 'price'" && header(poison, "dlq.attempts") == "1")
         #expect(try JSONValue.parse(poison.value)["type"] == .string("ITEM_ADDED"))  // the envelope, ready to re-publish

@@ -100,7 +100,12 @@ public final class KafkaEventBridge: PluginLifecycleObserver, @unchecked Sendabl
     /// This host now holds `name`'s lease: start consuming it.
     func acquired(_ name: String) {
         lock.withLock {
-            guard feeds[name] == nil, let waiting = standby.removeValue(forKey: name) else { return }
+            guard feeds[name] == nil else { return }
+            guard let waiting = standby.removeValue(forKey: name) else {
+                // Its instance is not running here (it failed to start, or was stopped meanwhile).
+                ownership?.unwant(name)
+                return
+            }
             startFeed(name, dispatcher: waiting.dispatcher, subscriptions: waiting.subscriptions)
         }
     }
