@@ -12,7 +12,7 @@ final class AgeVerificationPlugin: POSPlugin {
         subscriptions: [
             "BASKET_STARTED", "ITEM_ADDED", "ITEM_REMOVED", "AGE_VERIFIED", "AGE_VERIFICATION_CANCELLED", "PAYMENT_INITIATED", "PAYMENT_PROCESSED",
             "BASKET_CLOSED",
-        ],
+        ], emits: ["AGE_VERIFICATION_REQUIRED", "VERIFIED_ITEM_ADDED", "AGE_VERIFICATION_COMPLETED", "AGE_VERIFICATION_FAILED"],
         settingsSchema: """
             {"type": "object",
              "properties": {

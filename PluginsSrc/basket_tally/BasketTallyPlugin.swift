@@ -8,7 +8,7 @@ final class BasketTallyPlugin: POSPlugin {
         name: "basket_tally",
         version: "1.0.0",
         description: "Running totals per basket; emits BASKET_TOTALLED on payment",
-        subscriptions: ["ITEM_ADDED", "ITEM_REMOVED", "PAYMENT_PROCESSED"],
+        subscriptions: ["ITEM_ADDED", "ITEM_REMOVED", "PAYMENT_PROCESSED"], emits: ["BASKET_TOTALLED"],
         settingsSchema: """
             {"type": "object",
              "properties": {

@@ -11,7 +11,7 @@ final class CustomerLookupPlugin: POSPlugin {
         name: "customer_lookup",
         version: "1.0.0",
         description: "Customer profiles from a directory (cached), lookup audit, purchase history",
-        subscriptions: ["BASKET_STARTED", "CUSTOMER_IDENTIFIED", "ITEM_ADDED", "ITEM_REMOVED", "PAYMENT_PROCESSED", "BASKET_CLOSED"],
+        subscriptions: ["BASKET_STARTED", "CUSTOMER_IDENTIFIED", "ITEM_ADDED", "ITEM_REMOVED", "PAYMENT_PROCESSED", "BASKET_CLOSED"], emits: ["CUSTOMER_DATA_FETCHED"],
         settingsSchema: """
             {"type": "object",
              "properties": {
@@ -87,7 +87,6 @@ final class CustomerLookupPlugin: POSPlugin {
         var status: String
         var source: String
         var attempts: Int
-        var durationMs: Int
         var customerId: String?
         var atMs: Int64
         var error: String?
@@ -148,7 +147,7 @@ final class CustomerLookupPlugin: POSPlugin {
 
     private func lookup(_ raw: String, basketId: String, now: Int64, host: PluginHost) throws {
         guard let identifier = Identifier.normalise(raw) else {
-            try audit(Audit(basketId: basketId, identifierKind: "invalid", status: "INVALID", source: "none", attempts: 0, durationMs: 0, atMs: now), host)
+            try audit(Audit(basketId: basketId, identifierKind: "invalid", status: "INVALID", source: "none", attempts: 0, atMs: now), host)
             throw PluginError.reject("'\(raw)' is neither a phone number, an email address nor a loyalty card")
         }
         let cacheKey = "customer:\(identifier.normalised)"
@@ -203,10 +202,13 @@ final class CustomerLookupPlugin: POSPlugin {
             }
         }
         let customerId = profile?.string("customer_id")
+        // The audit row is state, so a replay must write it again byte for byte: how long the
+        // directory took (wall-clock) goes to the log instead.
+        host.log("directory lookup for \(basketId): \(status) after \(attempts) attempts in \(DirectoryClient.now() - started) ms", level: .debug)
         try audit(
             Audit(
                 basketId: basketId, identifierKind: identifier.kind, status: status, source: profile == nil ? "none" : source, attempts: attempts,
-                durationMs: DirectoryClient.now() - started, customerId: customerId, atMs: now, error: failure), host)
+                customerId: customerId, atMs: now, error: failure), host)
         guard let profile else { return }
         var basket = try host.state.get("basket:\(basketId)", as: BasketRecord.self) ?? BasketRecord()
         basket.customerId = customerId

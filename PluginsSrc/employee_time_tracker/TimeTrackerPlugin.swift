@@ -8,7 +8,7 @@ final class TimeTrackerPlugin: POSPlugin {
         name: "employee_time_tracker",
         version: "1.0.0",
         description: "Time entries from logins and logouts; one terminal at a time; stale shifts closed",
-        subscriptions: ["EMPLOYEE_LOGIN", "EMPLOYEE_LOGOUT", "SESSION_TERMINATED"],
+        subscriptions: ["EMPLOYEE_LOGIN", "EMPLOYEE_LOGOUT", "SESSION_TERMINATED"], emits: ["SESSION_TERMINATED"],
         settingsSchema: """
             {"type": "object",
              "properties": {

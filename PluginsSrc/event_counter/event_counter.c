@@ -35,6 +35,8 @@ typedef struct counter {
 } counter;
 
 static const char *const subscriptions[] = {"*", NULL};
+/* Emits nothing (ABI 1.1): nobody waits for this plugin's progress. */
+static const char *const emits[] = {NULL};
 
 static const char settings_schema[] =
     "{\"type\": \"object\","
@@ -208,6 +210,7 @@ static const pos_plugin_descriptor descriptor = {
     .version = EVENT_COUNTER_VERSION,
     .description = "Counts events per type (example plugin in plain C)",
     .subscriptions = subscriptions,
+    .emits = emits,
     .settings_schema = settings_schema,
     .default_settings = default_settings,
     .flags = 0,

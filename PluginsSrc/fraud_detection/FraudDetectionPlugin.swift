@@ -12,7 +12,7 @@ final class FraudDetectionPlugin: POSPlugin {
         subscriptions: [
             "EMPLOYEE_LOGIN", "EMPLOYEE_LOGOUT", "SESSION_TERMINATED", "BASKET_STARTED", "CUSTOMER_IDENTIFIED", "CUSTOMER_DATA_FETCHED",
             "ITEM_ADDED", "ITEM_REMOVED", "PAYMENT_INITIATED", "PAYMENT_PROCESSED", "BASKET_CLOSED", "FRAUD_ALERT_ACKNOWLEDGED",
-        ],
+        ], emits: ["FRAUD_ASSESSED", "FRAUD_ALERT"],
         settingsSchema: FraudSettings.schema,
         defaultSettings: FraudSettings.defaults)
 

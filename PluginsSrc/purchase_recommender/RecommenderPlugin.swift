@@ -12,7 +12,7 @@ final class RecommenderPlugin: POSPlugin {
         subscriptions: [
             "BASKET_STARTED", "ITEM_ADDED", "ITEM_REMOVED", "AGE_VERIFICATION_COMPLETED", "RECOMMENDATION_ACCEPTED", "RECOMMENDATION_REJECTED",
             "PAYMENT_PROCESSED", "BASKET_CLOSED",
-        ],
+        ], emits: ["RECOMMENDATION_SUGGESTED"],
         settingsSchema: """
             {"type": "object",
              "properties": {

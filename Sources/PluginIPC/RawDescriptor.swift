@@ -24,10 +24,14 @@ public struct RawDescriptor: Sendable, Equatable {
     public var hasHandleEvent = false
     public var hasReconfigure = false
     public var hasQuery = false
+    /// ABI 1.1: the event types the plugin may emit (nil: NULL, or an ABI 1.0 descriptor).
+    public var emits: [String]?
 
     public static let maximumSubscriptions = 1024
     /// Size of the ABI 1.0 descriptor: the least a plugin of this major must provide.
-    public static let minimumSize = MemoryLayout<pos_plugin_descriptor>.size
+    public static let minimumSize = MemoryLayout<pos_plugin_descriptor>.offset(of: \pos_plugin_descriptor.emits)!
+    /// Size of the ABI 1.1 descriptor (with `emits`).
+    public static let sizeWithEmits = MemoryLayout<pos_plugin_descriptor>.size
     public static let minimumVTableSize = MemoryLayout<pos_plugin_vtable>.size
 
     public init(structSize: UInt32, abiMajor: UInt16, abiMinor: UInt16) {
@@ -46,14 +50,9 @@ public struct RawDescriptor: Sendable, Equatable {
         name = d.name.map { String(cString: $0) }
         version = d.version.map { String(cString: $0) }
         description = d.description.map { String(cString: $0) }
-        if var cursor = d.subscriptions {
-            var list: [String] = []
-            while let entry = cursor.pointee, list.count <= Self.maximumSubscriptions {
-                list.append(String(cString: entry))
-                cursor += 1
-            }
-            subscriptions = list
-        }
+        subscriptions = Self.list(d.subscriptions)
+        // The 1.1 field exists only when the plugin's struct is large enough to hold it.
+        if d.abi_minor >= 1, Int(d.struct_size) >= Self.sizeWithEmits { emits = Self.list(d.emits) }
         settingsSchema = d.settings_schema.map { String(cString: $0) }
         defaultSettings = d.default_settings.map { String(cString: $0) }
         flags = d.flags
@@ -69,6 +68,17 @@ public struct RawDescriptor: Sendable, Equatable {
                 hasQuery = functions.query != nil
             }
         }
+    }
+
+    /// A NULL-terminated list of strings (nil for NULL), at most `maximumSubscriptions + 1` read.
+    static func list(_ pointer: UnsafePointer<UnsafePointer<CChar>?>?) -> [String]? {
+        guard var cursor = pointer else { return nil }
+        var list: [String] = []
+        while let entry = cursor.pointee, list.count <= Self.maximumSubscriptions {
+            list.append(String(cString: entry))
+            cursor += 1
+        }
+        return list
     }
 
     public func encode(into writer: inout WireWriter) {
@@ -88,6 +98,11 @@ public struct RawDescriptor: Sendable, Equatable {
         writer.u32(flags)
         writer.u32(vtableSize)
         for flag in [hasVTable, hasCreate, hasDestroy, hasHandleEvent, hasReconfigure, hasQuery] { writer.bool(flag) }
+        writer.bool(emits != nil)
+        if let emits {
+            writer.u32(UInt32(emits.count))
+            for entry in emits { writer.string(entry) }
+        }
     }
 
     public init(from reader: inout WireReader) throws(WireError) {
@@ -115,5 +130,12 @@ public struct RawDescriptor: Sendable, Equatable {
         hasHandleEvent = try reader.bool()
         hasReconfigure = try reader.bool()
         hasQuery = try reader.bool()
+        if try reader.bool() {
+            let count = Int(try reader.u32())
+            guard count <= Self.maximumSubscriptions + 1 else { throw WireError("too many emitted types") }
+            var list: [String] = []
+            for _ in 0..<count { list.append(try reader.string()) }
+            emits = list
+        }
     }
 }

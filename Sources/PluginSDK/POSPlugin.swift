@@ -78,11 +78,15 @@ public struct PluginDescriptor: Sendable {
     public var defaultSettings: String?
     /// Whether ``POSPlugin/handle(_:host:)`` may run concurrently for different keys.
     public var concurrentKeys: Bool
+    /// The event types the plugin may emit; nil: any. Declare them: emitting another type then
+    /// fails, and only plugins taking one of these types wait for this plugin's progress.
+    public var emits: [String]?
 
     public init(
-        name: String, version: String, description: String = "", subscriptions: [String],
+        name: String, version: String, description: String = "", subscriptions: [String], emits: [String]? = nil,
         settingsSchema: String? = nil, defaultSettings: String? = nil, concurrentKeys: Bool = false
     ) {
+        self.emits = emits
         self.name = name
         self.version = version
         self.description = description

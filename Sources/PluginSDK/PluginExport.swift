@@ -37,6 +37,13 @@ public enum PluginExport {
         for (index, name) in info.subscriptions.enumerated() { subscriptions[index] = UnsafePointer(strdup(name)) }
         subscriptions[info.subscriptions.count] = nil
 
+        var emits: UnsafeMutablePointer<UnsafePointer<CChar>?>?
+        if let types = info.emits {
+            emits = UnsafeMutablePointer<UnsafePointer<CChar>?>.allocate(capacity: types.count + 1)
+            for (index, name) in types.enumerated() { emits![index] = UnsafePointer(strdup(name)) }
+            emits![types.count] = nil
+        }
+
         let vtable = UnsafeMutablePointer<pos_plugin_vtable>.allocate(capacity: 1)
         vtable.initialize(
             to: pos_plugin_vtable(
@@ -55,7 +62,7 @@ public enum PluginExport {
                 settings_schema: info.settingsSchema.map { UnsafePointer(strdup($0)) },
                 default_settings: info.defaultSettings.map { UnsafePointer(strdup($0)) },
                 flags: info.concurrentKeys ? POS_PLUGIN_FLAG_CONCURRENT_KEYS : 0,
-                vtable: UnsafePointer(vtable)))
+                vtable: UnsafePointer(vtable), emits: emits.map { UnsafePointer($0) }))
         return descriptor
     }
 }

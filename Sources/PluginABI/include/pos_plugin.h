@@ -52,7 +52,7 @@ extern "C" {
 
 /** ABI version this header describes. */
 #define POS_PLUGIN_ABI_MAJOR 1
-#define POS_PLUGIN_ABI_MINOR 0
+#define POS_PLUGIN_ABI_MINOR 1
 
 /** The one symbol a plugin exports, with the signature of pos_plugin_entry_fn. */
 #define POS_PLUGIN_ENTRY_SYMBOL "pos_plugin_entry"
@@ -293,6 +293,11 @@ typedef struct pos_plugin_descriptor {
     uint32_t flags;
     /** The function table. */
     const pos_plugin_vtable *vtable;
+    /** ABI 1.1: NULL-terminated array of the event types the plugin may emit ({NULL}: none).
+     *  NULL (or an ABI 1.0 plugin) means it may emit any type. The host refuses an emit of an
+     *  undeclared type, and only plugins that take a declared type wait for this one's
+     *  progress (docs/adr/0014-event-time-order-and-causal-delivery.md): declare it. */
+    const char *const *emits;
 } pos_plugin_descriptor;
 
 /**

@@ -30,6 +30,12 @@ public struct Event: Sendable, Equatable {
     public var source: String?
     /// Where it was read from, when it came from Kafka.
     public var position: EventPosition?
+    /// For events emitted by plugins: where they sort among the events they follow (their
+    /// cause's order id, the emitter and the emission's index). Nil: the event's id.
+    public var orderId: String?
+
+    /// The event's place in the total order the host delivers in (see ``OrderKey``).
+    public var orderKey: OrderKey { OrderKey(time: timeMilliseconds, id: orderId ?? id) }
 
     public init(
         id: String, type: String, key: String, timeMilliseconds: Int64, payload: [UInt8],

@@ -347,6 +347,7 @@ struct EventQueue {
 
     var count: Int { storage.count - head }
     var isEmpty: Bool { head == storage.count }
+    var first: Event? { isEmpty ? nil : storage[head] }
 
     mutating func append(_ event: Event) { storage.append(event) }
 

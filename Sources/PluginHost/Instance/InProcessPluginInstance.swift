@@ -27,6 +27,7 @@ public final class InProcessPluginInstance: PluginInstance, @unchecked Sendable 
     public init(library: PluginLibrary, settings: JSONValue, context: PluginRuntimeContext, sink: any EmittedEventSink) throws(PluginLoadError) {
         self.library = library
         self.context = context
+        context.declaredEmits.withLock { $0 = library.manifest.emits }
         self.sink = sink
         let call = PluginCall(kind: .create, context: context)
         var created: UnsafeMutableRawPointer?

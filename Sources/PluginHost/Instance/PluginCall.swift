@@ -2,6 +2,7 @@ import PluginIPC
 import Crypto
 import Foundation
 import Logging
+import Synchronization
 
 /// Everything the host services need to know about one plugin: shared by all its calls.
 public final class PluginRuntimeContext: Sendable {
@@ -10,6 +11,9 @@ public final class PluginRuntimeContext: Sendable {
     let metrics: PluginMetrics
     let store: any StateStore
     let clock: any HostClock
+    /// The types the loaded plugin declares it emits (nil: any), set once its descriptor is known.
+    let declaredEmits = Mutex<[String]?>(nil)
+    var emits: [String]? { declaredEmits.withLock { $0 } }
 
     public init(name: String, logger: Logger, metrics: PluginMetrics, store: any StateStore, clock: any HostClock) {
         self.name = name
@@ -54,14 +58,19 @@ final class PluginCall {
     func emit(type: String, key: String, payload: [UInt8]) throws(HostError) {
         guard kind == .handleEvent, let cause = event else { throw HostError("emit is only allowed while handling an event") }
         guard Names.isEventType(type) else { throw HostError("'\(type)' is not a valid event type name") }
+        if let declared = context.emits, !declared.contains(type) {
+            throw HostError("\(type) is not among the types this plugin declares it emits (\(declared.isEmpty ? "none" : declared.joined(separator: ", ")))")
+        }
         // A structural check only: full JSON validation of every emitted payload would cost more
         // than most handlers; consumers validate at their ingress (docs/plugin-abi.md).
         guard Names.looksLikeJSONObject(payload) else { throw HostError("payload of \(type) is not a JSON object") }
         let id = Self.derivedID("\(context.name)\u{0}\(cause.id)\u{0}\(emitted.count)")
-        emitted.append(
-            Event(
-                id: id, type: type, key: key.isEmpty ? cause.key : key, timeMilliseconds: cause.timeMilliseconds,
-                payload: payload, causationId: cause.id, correlationId: cause.correlationId, source: "plugin:\(context.name)"))
+        var event = Event(
+            id: id, type: type, key: key.isEmpty ? cause.key : key, timeMilliseconds: cause.timeMilliseconds,
+            payload: payload, causationId: cause.id, correlationId: cause.correlationId, source: "plugin:\(context.name)")
+        // Sorts right after its cause (and before anything later): see OrderKey.
+        event.orderId = OrderKey.emissionID(cause: cause.orderKey.id, emitter: context.name, index: emitted.count)
+        emitted.append(event)
     }
 
     /// Completes a successful handle_event: commits the call's state writes, then publishes

@@ -56,6 +56,7 @@ public final class WorkerPluginInstance: PluginInstance, @unchecked Sendable {
         let started = try Self.launch(name: name, path: path, sha256: sha256, settings: .overrides(overrides), context: context, supervision: supervision)
         self.worker = started.worker
         self.described = Mutex(started.description)
+        context.declaredEmits.withLock { $0 = started.description.manifest.emits }
         self.settings = started.settings
         self.library = (path, started.snapshot)
     }
@@ -550,6 +551,7 @@ public final class WorkerPluginInstance: PluginInstance, @unchecked Sendable {
         library = (path, started.snapshot)
         settings = started.settings
         described.withLock { $0 = started.description }
+        context.declaredEmits.withLock { $0 = started.description.manifest.emits }
         history = CrashHistory(settings: supervision)
         restartNotBefore = 0
         callLock.unlock()

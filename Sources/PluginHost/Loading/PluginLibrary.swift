@@ -155,6 +155,10 @@ public enum PluginLoader {
             throw invalid("subscription '\(type)' is not an event type name")
         }
         guard !subscriptions.isEmpty else { throw invalid("subscribes to no event types") }
+        if let emits = d.emits {
+            guard emits.count <= RawDescriptor.maximumSubscriptions else { throw invalid("more than \(RawDescriptor.maximumSubscriptions) emitted types (is the list NULL-terminated?)") }
+            for type in emits where !Names.isEventType(type) { throw invalid("emitted type '\(type)' is not an event type name") }
+        }
         guard d.hasVTable else { throw invalid("vtable is NULL") }
         guard Int(d.vtableSize) >= RawDescriptor.minimumVTableSize else {
             throw invalid("vtable struct_size \(d.vtableSize) is smaller than the \(RawDescriptor.minimumVTableSize) bytes of ABI 1.0")
@@ -187,7 +191,7 @@ public enum PluginLoader {
             name: name, version: version, description: d.description ?? "", abiMajor: Int(major),
             abiMinor: Int(minor), subscriptions: subscriptions, settingsSchema: schemaValue, defaultSettings: defaults,
             concurrentKeys: d.flags & POS_PLUGIN_FLAG_CONCURRENT_KEYS != 0,
-            supportsReconfigure: d.hasReconfigure, supportsQuery: d.hasQuery)
+            supportsReconfigure: d.hasReconfigure, supportsQuery: d.hasQuery, emits: d.emits)
         return PluginDescription(path: path, manifest: manifest, schema: schema)
     }
 }

@@ -12,6 +12,8 @@ public struct PluginManifest: Sendable, Equatable, Codable {
     public var concurrentKeys: Bool
     public var supportsReconfigure: Bool
     public var supportsQuery: Bool
+    /// The event types the plugin may emit (ABI 1.1); nil: any.
+    public var emits: [String]? = nil
 
     enum CodingKeys: String, CodingKey {
         case name, version, description, subscriptions
@@ -22,6 +24,7 @@ public struct PluginManifest: Sendable, Equatable, Codable {
         case concurrentKeys = "concurrent_keys"
         case supportsReconfigure = "supports_reconfigure"
         case supportsQuery = "supports_query"
+        case emits
     }
 
     /// Whether the plugin wants events of `type`.

@@ -1,8 +1,8 @@
 import Foundation
 import Logging
 
-/// Publishes the events plugins emitted from `pos_outbox`, oldest first, and deletes them once
-/// the sink confirmed them. At-least-once: a crash between publishing and deleting publishes
+/// Publishes the events plugins emitted from `pos_outbox`, oldest first, and marks them
+/// published once the sink confirmed them (they stay for causal delivery, then are pruned). At-least-once: a crash between publishing and deleting publishes
 /// them again, with the same ids (derived from plugin, cause and position), so consumers drop
 /// the duplicates by id.
 final class OutboxRelay: @unchecked Sendable {
@@ -24,8 +24,13 @@ final class OutboxRelay: @unchecked Sendable {
         let thread = Thread { [self] in
             defer { finished.signal() }
             var idleRounds = 0
+            var lastPrune = DispatchTime.now().uptimeNanoseconds
             while !stopped.isSet {
                 do {
+                    if DispatchTime.now().uptimeNanoseconds - lastPrune > 1_000_000_000 {
+                        lastPrune = DispatchTime.now().uptimeNanoseconds
+                        try prune()
+                    }
                     let relayed = try relayOnce()
                     idleRounds = relayed == 0 ? idleRounds + 1 : 0
                 } catch {
@@ -46,6 +51,20 @@ final class OutboxRelay: @unchecked Sendable {
         finished.wait()
     }
 
+    /// Deletes published rows every live participant has passed (ADR 14), and any published
+    /// row older than a day (a plugin that falls that far behind no longer gets them).
+    func prune() throws {
+        try pool.with { db in
+            _ = try db.execute(
+                """
+                DELETE FROM pos_outbox WHERE published AND (
+                    created_at < now() - interval '1 day' OR order_time IS NULL OR NOT EXISTS (
+                        SELECT 1 FROM pos_plugin_frontier f WHERE f.active AND f.updated_at > now() - make_interval(secs => $1)
+                        AND (f.cursor_time, f.cursor_id) <= (pos_outbox.order_time, pos_outbox.order_id)))
+                """, [.text(String(PostgresCausalLog.staleAfterSeconds))])
+        }
+    }
+
     /// The advisory lock that lets one relay at a time publish, whatever the number of hosts
     /// ("outbox" in ASCII): each row is published once (again only after a crash between
     /// publishing and committing the delete), and in the order it was committed.
@@ -58,7 +77,7 @@ final class OutboxRelay: @unchecked Sendable {
         try pool.with { connection in try connection.transaction { db in
             guard try db.execute("SELECT pg_try_advisory_xact_lock($1::bigint)", [.text(Self.lockKey)]).bool(0, 0) == true else { return 0 }
             let rows = try db.execute(
-                "SELECT id, event_id, type, key, time_ms, payload, causation_id, correlation_id, source FROM pos_outbox ORDER BY id LIMIT \(Self.batch)")
+                "SELECT id, event_id, type, key, time_ms, payload, causation_id, correlation_id, source FROM pos_outbox WHERE NOT published ORDER BY id LIMIT \(Self.batch)")
             guard !rows.rows.isEmpty else { return 0 }
             let events = rows.rows.indices.map { index in
                 Event(
@@ -70,7 +89,9 @@ final class OutboxRelay: @unchecked Sendable {
             // Exactly the rows published: ids are taken at insert but become visible at commit, so
             // "id <= last" could delete a row committed meanwhile that was never published.
             let ids = rows.rows.indices.compactMap { rows.int($0, 0) }.map(String.init).joined(separator: ",")
-            try db.execute("DELETE FROM pos_outbox WHERE id = ANY($1::bigint[])", [.text("{\(ids)}")])
+            // Kept (published) for the plugins that take them in their causal place; pruned
+            // once they all passed them (`prune`).
+            try db.execute("UPDATE pos_outbox SET published = true WHERE id = ANY($1::bigint[])", [.text("{\(ids)}")])
             return events.count
         } }
     }

@@ -83,6 +83,34 @@ public enum PostgresSchema {
             );
             """
         ),
+        (
+            4,
+            """
+            -- Causal delivery (ADR 14): emitted events stay in the outbox after publishing, in
+            -- their order (event time, order id; byte order, as the host compares), until every
+            -- plugin has passed them; each plugin's frontier and cursor tell the others how far
+            -- it is.
+            ALTER TABLE pos_outbox
+                ADD COLUMN order_time  bigint,
+                ADD COLUMN order_id    text COLLATE "C",
+                ADD COLUMN published   boolean NOT NULL DEFAULT false,
+                ADD COLUMN created_at  timestamptz NOT NULL DEFAULT now();
+            CREATE INDEX pos_outbox_order ON pos_outbox (order_time, order_id);
+            CREATE INDEX pos_outbox_unpublished ON pos_outbox (id) WHERE NOT published;
+            CREATE TABLE pos_plugin_frontier (
+                plugin         text PRIMARY KEY,
+                frontier_time  bigint NOT NULL,
+                frontier_id    text COLLATE "C" NOT NULL,
+                cursor_time    bigint NOT NULL,
+                cursor_id      text COLLATE "C" NOT NULL,
+                read_positions text NOT NULL DEFAULT '',
+                subscriptions  text NOT NULL DEFAULT '*',
+                emits          text,
+                active         boolean NOT NULL,
+                updated_at     timestamptz NOT NULL DEFAULT now()
+            );
+            """
+        ),
     ]
 
     /// The advisory lock key serialising migrations ("pos-host" in ASCII).

@@ -67,12 +67,13 @@ public final class PostgresStateStore: StateStore, PositionStore {
                 for event in commit.emitted {
                     try db.execute(
                         """
-                        INSERT INTO pos_outbox (plugin, event_id, type, key, time_ms, payload, causation_id, correlation_id, source)
-                        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+                        INSERT INTO pos_outbox (plugin, event_id, type, key, time_ms, payload, causation_id, correlation_id, source, order_time, order_id)
+                        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $5, $10)
                         """,
                         [
                             .text(plugin), .text(event.id), .text(event.type), .text(event.key), .text(String(event.timeMilliseconds)), .bytes(event.payload),
                             event.causationId.map { .text($0) } ?? .null, event.correlationId.map { .text($0) } ?? .null, event.source.map { .text($0) } ?? .null,
+                            .text(event.orderKey.id),
                         ])
                 }
                 var next: [TopicPartition: Int64] = [:]

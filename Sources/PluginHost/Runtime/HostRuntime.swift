@@ -146,10 +146,22 @@ public final class HostRuntime: @unchecked Sendable {
             }
             deadLetterSink = deadLetterSink ?? KafkaDeadLetterSink(producer: producer, suffix: settings.deadLetterSuffix, defaultTopic: settings.topics[0])
             emittedSink = emittedSink ?? KafkaEventSink(producer: producer, topic: settings.effectiveEmitTopic)
+            // Emitted events that come back to the input are delivered in their causal place
+            // (ADR 14): through the database's outbox with one, else in memory.
+            var causalLog: (any CausalLog)?
+            if settings.topics.contains(settings.effectiveEmitTopic) {
+                if let pool = (finalStore as? PostgresStateStore)?.pool {
+                    causalLog = PostgresCausalLog(pool: pool)
+                } else {
+                    let log = InMemoryCausalLog()
+                    causalLog = log
+                    emittedSink = CausalLogSink(inner: emittedSink!, log: log)
+                }
+            }
             let decoder = EventDecoder(maxEventBytes: config.maxEventBytes, clock: clock, acceptUnknownTypes: config.acceptUnknownEventTypes)
             let bridge = KafkaEventBridge(
                 settings: settings, bootstrapServers: bootstrap, decoder: decoder, deadLetters: deadLetterSink!, clock: clock, logger: logger,
-                positions: finalStore as? PositionStore, ownership: sharedOwnership)
+                positions: finalStore as? PositionStore, ownership: sharedOwnership, causalLog: causalLog)
             kafkaConnection = KafkaConnection(settings: settings, embedded: embedded, bootstrapServers: bootstrap, producer: producer, bridge: bridge)
         }
         kafka = kafkaConnection
@@ -203,6 +215,7 @@ public final class HostRuntime: @unchecked Sendable {
             logger.info("plugin configuration comes from the database", metadata: ["host_id": .string(database.hostID)])
         }
         let report = reload(trigger: "startup")
+        kafka?.bridge.releaseHeldFeeds()
         ownership?.start()
         if control {
             let server = ControlServer(path: config.controlSocket, logger: logger) { [weak self] request in

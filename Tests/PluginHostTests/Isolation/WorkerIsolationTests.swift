@@ -211,7 +211,7 @@ import Testing
 
         for (defines, reason) in [
             (["FIXTURE_CREATE_FAILS"], "create failed: cannot reach the loyalty database"),
-            (["FIXTURE_ABI_MAJOR=2"], "built for plugin ABI 2.0"),
+            (["FIXTURE_ABI_MAJOR=2", "FIXTURE_ABI_MINOR=0"], "built for plugin ABI 2.0"),
             (["FIXTURE_CRASH_ON_LOAD"], "the plugin crashed while loading"),
         ] {
             try TestSupport.buildFixture(defines + ["FIXTURE_VERSION=\"0.0.9\""], into: directory, fileName: "bad.so")

@@ -111,16 +111,16 @@ import Testing
         let error = try loadError(try TestSupport.buildFixture(["FIXTURE_NO_ENTRY"], into: directory))
         #expect(error.kind == .missingEntry && error.reason == "does not export pos_plugin_entry: not a POS plugin")
         let refused = try loadError(try TestSupport.buildFixture(["FIXTURE_ENTRY_NULL"], into: directory, fileName: "null.so"))
-        #expect(refused.kind == .noDescriptor && refused.reason.contains("refuses this host's ABI 1.0"))
+        #expect(refused.kind == .noDescriptor && refused.reason.contains("refuses this host's ABI 1.1"))
     }
 
     @Test func negotiatesTheABIVersionBothWays() throws {
         let newerMajor = try loadError(try TestSupport.buildFixture(["FIXTURE_ABI_MAJOR=2", "FIXTURE_ABI_MINOR=0"], into: directory, fileName: "v2.so"))
-        #expect(newerMajor.kind == .abiMajorMismatch && newerMajor.reason.hasPrefix("built for plugin ABI 2.0 but this host speaks 1.0"))
+        #expect(newerMajor.kind == .abiMajorMismatch && newerMajor.reason.hasPrefix("built for plugin ABI 2.0 but this host speaks 1.1"))
         let olderMajor = try loadError(try TestSupport.buildFixture(["FIXTURE_ABI_MAJOR=0", "FIXTURE_ABI_MINOR=9"], into: directory, fileName: "v0.so"))
         #expect(olderMajor.kind == .abiMajorMismatch && olderMajor.reason.hasPrefix("built for plugin ABI 0.9"))
         let newerMinor = try loadError(try TestSupport.buildFixture(["FIXTURE_ABI_MINOR=3"], into: directory, fileName: "v13.so"))
-        #expect(newerMinor.kind == .abiMinorTooNew && newerMinor.reason == "needs plugin ABI 1.3 but this host provides 1.0; upgrade the host")
+        #expect(newerMinor.kind == .abiMinorTooNew && newerMinor.reason == "needs plugin ABI 1.3 but this host provides 1.1; upgrade the host")
         // Same major, same or older minor: accepted.
         #expect(try PluginLoader.load(path: try TestSupport.buildFixture(["FIXTURE_ABI_MINOR=0"], into: directory, fileName: "v10.so")).manifest.abiMinor == 0)
     }

@@ -76,7 +76,7 @@ import Testing
         #expect(audit.compactMap { $0["status"]?.stringValue } == ["TIMEOUT", "NOT_FOUND", "FAILED"])
         #expect(audit.compactMap { $0["attempts"]?.numberValue } == [3, 1, 3])
         #expect(directory.server.requests("/customers/%2B15550000002/") == 3)
-        #expect((audit.first?["duration_ms"]?.numberValue ?? 0) >= 900)
+        #expect(audit.allSatisfy { $0["duration_ms"] == nil })  // wall-clock stays out of replayable state
 
         // Once it answered, a later failure falls back to the stale entry.
         directory.healed.on.store(true, ordering: .relaxed)

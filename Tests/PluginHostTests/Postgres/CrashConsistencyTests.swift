@@ -50,7 +50,7 @@ import Testing
         let db = try PostgresConnection(conninfo: url, logger: TestSupport.quietLogger)
         let state = try db.execute("SELECT plugin || ' ' || encode(key, 'hex') || ' ' || encode(value, 'hex') FROM pos_plugin_state ORDER BY 1")
         let positions = try db.execute("SELECT plugin || ' ' || topic || '/' || partition || ' ' || next_offset FROM pos_consumer_positions ORDER BY 1")
-        let outbox = try db.execute("SELECT count(*) FROM pos_outbox").int(0, 0) ?? -1
+        let outbox = try db.execute("SELECT count(*) FROM pos_outbox WHERE NOT published").int(0, 0) ?? -1
         return (state.rows.map { $0[0] ?? "" }, positions.rows.map { $0[0] ?? "" }, Int(outbox))
     }
 

@@ -13,7 +13,7 @@ import Testing
 
         let table = try host.pluginctl("status")
         #expect(table.status == 0)
-        #expect(table.output.contains("pos-host 0.1.0 (ABI 1.0)"))
+        #expect(table.output.contains("pos-host 0.1.0 (ABI 1.1)"))
         #expect(table.output.split(separator: "\n").contains { $0.hasPrefix("event_counter") && $0.contains("running") && $0.contains("1.0.0") })
 
         let detail = try host.pluginctl("status", "basket_tally")
@@ -218,8 +218,8 @@ import Testing
         let hang = try TestSupport.capture(ctl, ["inspect", "--load-timeout", "1", try TestSupport.buildFixture(["FIXTURE_HANG_ON_LOAD"], into: directory, fileName: "hang.so")])
         #expect(hang.status == 70 && hang.output.contains("loading did not finish within 1000 ms"))
 
-        let major = try TestSupport.capture(ctl, ["inspect", try TestSupport.buildFixture(["FIXTURE_ABI_MAJOR=2"], into: directory, fileName: "v2.so")])
-        #expect(major.status == 65 && major.output.contains("built for plugin ABI 2.0 but this host speaks 1.0"))
+        let major = try TestSupport.capture(ctl, ["inspect", try TestSupport.buildFixture(["FIXTURE_ABI_MAJOR=2", "FIXTURE_ABI_MINOR=0"], into: directory, fileName: "v2.so")])
+        #expect(major.status == 65 && major.output.contains("built for plugin ABI 2.0 but this host speaks 1.1"))
 
         let missing = try TestSupport.capture(ctl, ["inspect", directory + "/absent.so"])
         #expect(missing.status == 66)

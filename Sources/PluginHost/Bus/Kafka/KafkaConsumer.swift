@@ -162,6 +162,22 @@ public final class KafkaConsumer: @unchecked Sendable {
         return offsets
     }
 
+    /// The next offset this consumer will read of each partition (missing: not known yet, as
+    /// before the first fetch). Local, no broker round trip.
+    public func positions(_ partitions: [TopicPartition]) -> [TopicPartition: Int64] {
+        guard !partitions.isEmpty else { return [:] }
+        let list = Self.makeList(Dictionary(uniqueKeysWithValues: partitions.map { ($0, Int64(RD_KAFKA_OFFSET_INVALID)) }))
+        defer { rd_kafka_topic_partition_list_destroy(list) }
+        let result = (try? withClient(RD_KAFKA_RESP_ERR__STATE) { client throws(KafkaError) in rd_kafka_position(client, list) }) ?? RD_KAFKA_RESP_ERR__STATE
+        guard result == RD_KAFKA_RESP_ERR_NO_ERROR else { return [:] }
+        var offsets: [TopicPartition: Int64] = [:]
+        for index in 0..<Int(list.pointee.cnt) where list.pointee.elems[index].offset >= 0 {
+            let element = list.pointee.elems[index]
+            offsets[TopicPartition(topic: String(cString: element.topic), partition: element.partition)] = element.offset
+        }
+        return offsets
+    }
+
     /// The partitions currently assigned to this member.
     public func assignment() -> [TopicPartition] {
         var list: UnsafeMutablePointer<rd_kafka_topic_partition_list_t>?

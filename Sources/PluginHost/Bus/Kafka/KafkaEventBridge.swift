@@ -35,11 +35,18 @@ public final class KafkaEventBridge: PluginLifecycleObserver, @unchecked Sendabl
     /// Restarts a plugin's instance (set by the runtime): after it changes hands, so that no
     /// memory of the instance outlives writes another host made meanwhile.
     nonisolated(unsafe) var restartPlugin: (@Sendable (String) -> Void)?
+    /// Where plugins deliver in event-time order and take each other's emitted events in their
+    /// causal place (ADR 14); nil when emitted events do not come back to the input topics.
+    let causalLog: (any CausalLog)?
+    /// Feeds created while the host starts wait until every plugin of the startup is
+    /// registered with the causal log, so the first ones do not run ahead of the others.
+    private var heldFeeds: [PluginFeed]? = []
 
     public init(
         settings: HostConfig.KafkaSettings, bootstrapServers: String, decoder: EventDecoder, deadLetters: any DeadLetterSink, clock: any HostClock,
-        logger: Logger, positions: (any PositionStore)? = nil, ownership: PluginOwnership? = nil
+        logger: Logger, positions: (any PositionStore)? = nil, ownership: PluginOwnership? = nil, causalLog: (any CausalLog)? = nil
     ) {
+        self.causalLog = causalLog
         self.ownership = ownership
         self.positions = positions
         self.settings = settings
@@ -66,6 +73,9 @@ public final class KafkaEventBridge: PluginLifecycleObserver, @unchecked Sendabl
     public func pluginStarted(_ name: String, dispatcher: PluginDispatcher, subscriptions: [String], policy: PluginConfig.EnablePolicy) {
         lock.lock()
         defer { lock.unlock() }
+        do { try causalLog?.register(name, subscriptions: subscriptions, emits: dispatcher.instance.manifest.emits) } catch {
+            logger.error("cannot register \(name) with the causal log: \(error)", metadata: ["plugin": .string(name)])
+        }
         if let feed = feeds[name] {
             feed.attach(dispatcher, subscriptions: subscriptions, policy: policy)
             return
@@ -83,7 +93,7 @@ public final class KafkaEventBridge: PluginLifecycleObserver, @unchecked Sendabl
         do {
             let feed = try PluginFeed(name: name, bridge: self, dispatcher: dispatcher, subscriptions: subscriptions)
             feeds[name] = feed
-            feed.start()
+            if heldFeeds != nil { heldFeeds!.append(feed) } else { feed.start() }
         } catch {
             logger.error("cannot start the Kafka consumer of \(name): \(error)", metadata: ["plugin": .string(name)])
         }
@@ -95,6 +105,15 @@ public final class KafkaEventBridge: PluginLifecycleObserver, @unchecked Sendabl
             return feeds[name]
         }
         feed?.detach(dispatcher)
+    }
+
+    /// Starts the feeds held while the host started (every startup plugin is registered now).
+    public func releaseHeldFeeds() {
+        let held = lock.withLock { () -> [PluginFeed] in
+            defer { heldFeeds = nil }
+            return heldFeeds ?? []
+        }
+        for feed in held { feed.start() }
     }
 
     /// This host now holds `name`'s lease: start consuming it.
@@ -125,13 +144,15 @@ public final class KafkaEventBridge: PluginLifecycleObserver, @unchecked Sendabl
     public func pluginSubscriptionsChanged(_ name: String, dispatcher: PluginDispatcher, subscriptions: [String]) {
         let feed = lock.withLock { feeds[name] }
         feed?.subscribe(subscriptions)
+        try? causalLog?.register(name, subscriptions: subscriptions, emits: dispatcher.instance.manifest.emits)
     }
 
     /// Called for every event a dispatcher settles.
     public func settled(_ plugin: String, _ event: Event, _ settlement: Settlement) {
+        guard let feed = lock.withLock({ feeds[plugin] }) else { return }
+        feed.ordering?.settled(event, settlement)
         guard settlement != .abandoned, let position = event.position else { return }
-        let feed = lock.withLock { feeds[plugin] }
-        feed?.settle(position)
+        feed.settle(position)
     }
 
     /// Waits until every feed (and the ingress group) has partitions assigned.
@@ -233,7 +254,7 @@ class ConsumerLoop: @unchecked Sendable {
                 commitIfDue()
                 refreshEndsIfPaused()
                 do {
-                    if let message = try consumer.poll(timeoutMilliseconds: 100) { handle(message) }
+                    if let message = try consumer.poll(timeoutMilliseconds: pollTimeoutMilliseconds) { handle(message) }
                 } catch {
                     logger.error("consumer \(consumer.groupId) failed: \(error)")
                     usleep(100_000)
@@ -257,6 +278,7 @@ class ConsumerLoop: @unchecked Sendable {
 
     /// Hooks for subclasses.
     func beforePoll() {}
+    var pollTimeoutMilliseconds: Int32 { 100 }
     /// Whether the consumer's partitions are paused (then lag uses end offsets asked of the broker).
     var isPaused: Bool { false }
 
@@ -360,9 +382,13 @@ final class PluginFeed: ConsumerLoop, @unchecked Sendable {
     private let state = Mutex<(dispatcher: PluginDispatcher?, subscriptions: Set<String>, pendingSeek: PluginConfig.EnablePolicy?)>((nil, [], nil))
     /// Set for shutdown: messages still arriving are left uncommitted (read again next start).
     private let intakeStopped = Atomic<Bool>(false)
+    /// Event-time order and causal delivery (nil: partition order, emitted events as they arrive).
+    let ordering: CausalOrdering?
+    private var lastOrderingWarning: UInt64 = 0
 
     init(name: String, bridge: KafkaEventBridge, dispatcher: PluginDispatcher, subscriptions: [String]) throws {
         self.name = name
+        ordering = bridge.causalLog.map { CausalOrdering(plugin: name, log: $0) }
         decoder = bridge.decoder
         try super.init(groupId: "\(bridge.settings.groupPrefix).\(name)", bridge: bridge, positionsOf: name)
         state.withLock { $0 = (dispatcher, Set(subscriptions), nil) }
@@ -405,12 +431,20 @@ final class PluginFeed: ConsumerLoop, @unchecked Sendable {
 
     override func assigned(_ partitions: [TopicPartition]) {
         super.assigned(partitions)
+        if ordering != nil {
+            // Where each partition starts, so that one with nothing new counts as caught up
+            // before anything was read from it (the consumer's position is unknown until then).
+            let unknown = progress.withLock { table in partitions.filter { (table[$0]?.highestRead ?? -1) < 0 } }
+            let committed = (try? consumer.committed(unknown)) ?? [:]
+            progress.withLock { table in for (partition, offset) in committed { table[partition]?.start(at: offset) } }
+        }
         if state.withLock({ $0.dispatcher == nil }) { consumer.pause(partitions) }
     }
 
     override func revoked(_ partitions: [TopicPartition]) {
         let dispatcher = state.withLock { $0.dispatcher }
         let revoked = Set(partitions)
+        ordering?.revoked(revoked)
         let dropped = dispatcher?.discard { event in
             event.position.map { revoked.contains(TopicPartition(topic: $0.topic, partition: $0.partition)) } ?? false
         } ?? 0
@@ -423,12 +457,43 @@ final class PluginFeed: ConsumerLoop, @unchecked Sendable {
 
     override var isPaused: Bool { state.withLock { $0.dispatcher == nil } || intakeStopped.load(ordering: .relaxed) }
 
-    /// Repositions after a (re)enable, on the loop thread: everything still open is abandoned.
+    override var pollTimeoutMilliseconds: Int32 { ordering?.pollTimeoutMilliseconds ?? 100 }
+
     override func beforePoll() {
+        reposition()
+        pump()
+    }
+
+    /// Releases what the ordering allows and publishes this plugin's progress.
+    private func pump() {
+        guard let ordering else { return }
+        let (dispatcher, subscriptions) = state.withLock { ($0.dispatcher, $0.subscriptions) }
+        let read = progress.withLock { table in table.mapValues { max($0.highestRead + 1, $0.committed, 0) } }
+        let assigned = Array(read.keys)
+        let probe = CaughtUpProbe(consumer: consumer, read: read)
+        if let dispatcher, !intakeStopped.load(ordering: .sequentiallyConsistent) {
+            ordering.pump(
+                assigned: assigned, read: read, isCaughtUp: probe.isCaughtUp, wants: { subscriptions.contains("*") || subscriptions.contains($0) },
+                submit: { dispatcher.submit($0) })
+        }
+        ordering.publish(attached: dispatcher != nil, assigned: assigned, read: read, isCaughtUp: probe.isCaughtUp)
+        if let failure = ordering.lastError {
+            ordering.lastError = nil
+            let now = DispatchTime.now().uptimeNanoseconds
+            if now - lastOrderingWarning > 5_000_000_000 {
+                lastOrderingWarning = now
+                logger.warning("cannot read the causal log, waiting: \(failure)", metadata: ["plugin": .string(name)])
+            }
+        }
+    }
+
+    /// Repositions after a (re)enable, on the loop thread: everything still open is abandoned.
+    private func reposition() {
         guard let policy = state.withLock({ current -> PluginConfig.EnablePolicy? in
             defer { current.pendingSeek = nil }
             return current.pendingSeek
         }) else { return }
+        ordering?.reset()
         let partitions = consumer.assignment()
         do {
             var targets: [TopicPartition: Int64]
@@ -471,14 +536,53 @@ final class PluginFeed: ConsumerLoop, @unchecked Sendable {
             settle(position)
             return
         }
+        // With causal delivery, events plugins emitted are taken from the causal log in their
+        // place; the copies the relay published on the topic are for outside consumers.
+        if ordering != nil, message.headers[EventHeaders.source].map({ $0.starts(with: Array("plugin:".utf8)) }) == true {
+            settle(position)
+            return
+        }
         guard var event = try? decoder.decode(message.value), wants(event.type) else {
             settle(position)  // malformed (the ingress group dead-letters it) or not for this plugin
             return
         }
         event.position = position
         if let key = message.key, event.key.isEmpty { event.key = String(decoding: key, as: UTF8.self) }
+        if let ordering {
+            if event.source?.hasPrefix("plugin:") == true {
+                settle(position)
+                return
+            }
+            ordering.add(event, from: TopicPartition(topic: message.topic, partition: message.partition))
+            pump()
+            return
+        }
         // false when the plugin is stopping: the offset stays open and is read again on resume.
         _ = dispatcher.submit(event)
+    }
+}
+
+/// Whether a partition has been read up to its high watermark (as last fetched), asked at
+/// most once per partition per pump.
+final class CaughtUpProbe {
+    let consumer: KafkaConsumer
+    /// How far the feed has read (the fallback before the consumer has a position).
+    let read: [TopicPartition: Int64]
+    private var known: [TopicPartition: Bool] = [:]
+
+    init(consumer: KafkaConsumer, read: [TopicPartition: Int64]) {
+        self.consumer = consumer
+        self.read = read
+    }
+
+    func isCaughtUp(_ partition: TopicPartition) -> Bool {
+        if let answer = known[partition] { return answer }
+        var answer = false
+        if let end = consumer.cachedEndOffsets([partition])[partition], let position = consumer.positions([partition])[partition] ?? read[partition] {
+            answer = position >= end
+        }
+        known[partition] = answer
+        return answer
     }
 }
 
