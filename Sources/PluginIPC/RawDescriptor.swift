@@ -88,21 +88,20 @@ public struct RawDescriptor: Sendable, Equatable {
         writer.optionalString(name)
         writer.optionalString(version)
         writer.optionalString(description)
-        writer.bool(subscriptions != nil)
-        if let subscriptions {
-            writer.u32(UInt32(subscriptions.count))
-            for entry in subscriptions { writer.string(entry) }
-        }
+        Self.writeList(subscriptions, into: &writer)
         writer.optionalString(settingsSchema)
         writer.optionalString(defaultSettings)
         writer.u32(flags)
         writer.u32(vtableSize)
         for flag in [hasVTable, hasCreate, hasDestroy, hasHandleEvent, hasReconfigure, hasQuery] { writer.bool(flag) }
-        writer.bool(emits != nil)
-        if let emits {
-            writer.u32(UInt32(emits.count))
-            for entry in emits { writer.string(entry) }
-        }
+        Self.writeList(emits, into: &writer)
+    }
+
+    static func writeList(_ list: [String]?, into writer: inout WireWriter) {
+        writer.bool(list != nil)
+        guard let list else { return }
+        writer.u32(UInt32(list.count))
+        for entry in list { writer.string(entry) }
     }
 
     public init(from reader: inout WireReader) throws(WireError) {
@@ -113,13 +112,7 @@ public struct RawDescriptor: Sendable, Equatable {
         name = try reader.optionalString()
         self.version = try reader.optionalString()
         description = try reader.optionalString()
-        if try reader.bool() {
-            let count = Int(try reader.u32())
-            guard count <= Self.maximumSubscriptions + 1 else { throw WireError("too many subscriptions") }
-            var list: [String] = []
-            for _ in 0..<count { list.append(try reader.string()) }
-            subscriptions = list
-        }
+        subscriptions = try Self.readList(&reader, "subscriptions")
         settingsSchema = try reader.optionalString()
         defaultSettings = try reader.optionalString()
         flags = try reader.u32()
@@ -130,12 +123,16 @@ public struct RawDescriptor: Sendable, Equatable {
         hasHandleEvent = try reader.bool()
         hasReconfigure = try reader.bool()
         hasQuery = try reader.bool()
-        if try reader.bool() {
-            let count = Int(try reader.u32())
-            guard count <= Self.maximumSubscriptions + 1 else { throw WireError("too many emitted types") }
-            var list: [String] = []
-            for _ in 0..<count { list.append(try reader.string()) }
-            emits = list
-        }
+        emits = try Self.readList(&reader, "emitted types")
+    }
+
+    /// An optional list of strings as `encode` writes it (present flag, count, entries).
+    static func readList(_ reader: inout WireReader, _ what: String) throws(WireError) -> [String]? {
+        guard try reader.bool() else { return nil }
+        let count = Int(try reader.u32())
+        guard count <= Self.maximumSubscriptions + 1 else { throw WireError("too many \(what)") }
+        var list: [String] = []
+        for _ in 0..<count { list.append(try reader.string()) }
+        return list
     }
 }

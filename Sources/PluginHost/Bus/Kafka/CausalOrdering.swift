@@ -18,7 +18,9 @@ final class CausalOrdering: @unchecked Sendable {
     private var othersRead: [TopicPartition: Int64] = [:]
     private var othersCount = 1
     /// Late emitted events: asked about every 50 ms (from this log sequence), taken once.
-    private var lateAfter: Int64 = 0
+    /// Unknown at first (the largest value): the first answer tells the log's sequence, and
+    /// nothing before it is late (the stored cursor never passes an unsettled event).
+    private var lateAfter: Int64 = .max
     private var lastLateCheck: UInt64 = 0
     private var recentlyTaken: Set<String> = []
     /// Emitted events taken out of order (their cause arrived late).
@@ -162,7 +164,11 @@ final class CausalOrdering: @unchecked Sendable {
             active = now - (detachedSince ?? now) < 2_000_000_000
         }
         var frontier = merger.inputFrontier(assigned: assigned, isCaughtUp: isCaughtUp)
-        if let oldest = unsettled.withLock({ $0.oldest }) { frontier = min(frontier, oldest) }
+        let oldest = unsettled.withLock { $0.oldest }
+        if let oldest { frontier = min(frontier, oldest) }
+        // What others (and this plugin after a restart) rely on: taken means settled, so an
+        // emitted event submitted but not yet committed is taken again after a crash.
+        let cursor = oldest.map { min(self.cursor, $0) } ?? self.cursor
         let current = (frontier: frontier, cursor: cursor, read: read, active: active)
         if let last = lastPublished, last.frontier == current.frontier, last.cursor == current.cursor, last.read == current.read, last.active == current.active,
             now - publishedAt < 1_000_000_000

@@ -178,6 +178,26 @@ public final class KafkaConsumer: @unchecked Sendable {
         return offsets
     }
 
+    /// Every partition of `topics`, from the broker's metadata (nil when it cannot be had in
+    /// time). A broker round trip: call it rarely.
+    public func allPartitions(of topics: [String], timeoutMilliseconds: Int32 = 2_000) -> [TopicPartition]? {
+        var result: [TopicPartition] = []
+        for topic in topics {
+            let count: Int32? = try? withClient(nil) { client throws(KafkaError) -> Int32? in
+                guard let handle = rd_kafka_topic_new(client, topic, nil) else { return nil }
+                defer { rd_kafka_topic_destroy(handle) }
+                var metadata: UnsafePointer<rd_kafka_metadata>?
+                guard rd_kafka_metadata(client, 0, handle, &metadata, timeoutMilliseconds) == RD_KAFKA_RESP_ERR_NO_ERROR, let metadata else { return nil }
+                defer { rd_kafka_metadata_destroy(metadata) }
+                guard metadata.pointee.topic_cnt == 1, metadata.pointee.topics[0].err == RD_KAFKA_RESP_ERR_NO_ERROR else { return nil }
+                return metadata.pointee.topics[0].partition_cnt
+            }
+            guard let count, count > 0 else { return nil }
+            result += (0..<count).map { TopicPartition(topic: topic, partition: $0) }
+        }
+        return result
+    }
+
     /// The partitions currently assigned to this member.
     public func assignment() -> [TopicPartition] {
         var list: UnsafeMutablePointer<rd_kafka_topic_partition_list_t>?

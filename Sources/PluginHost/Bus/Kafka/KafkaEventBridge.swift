@@ -385,10 +385,17 @@ final class PluginFeed: ConsumerLoop, @unchecked Sendable {
     /// Event-time order and causal delivery (nil: partition order, emitted events as they arrive).
     let ordering: CausalOrdering?
     private var lastOrderingWarning: UInt64 = 0
+    /// Every partition of the input topics: the merge waits for those not assigned here yet
+    /// (right after a restart the group may hand out only some while a dead member's
+    /// session runs out), instead of ordering without them.
+    private var topicPartitions: [TopicPartition]?
+    private let topics: [String]
+    private var lastTopicQuery: UInt64 = 0
 
     init(name: String, bridge: KafkaEventBridge, dispatcher: PluginDispatcher, subscriptions: [String]) throws {
         self.name = name
         ordering = bridge.causalLog.map { CausalOrdering(plugin: name, log: $0) }
+        topics = bridge.settings.topics
         decoder = bridge.decoder
         try super.init(groupId: "\(bridge.settings.groupPrefix).\(name)", bridge: bridge, positionsOf: name)
         state.withLock { $0 = (dispatcher, Set(subscriptions), nil) }
@@ -469,7 +476,11 @@ final class PluginFeed: ConsumerLoop, @unchecked Sendable {
         guard let ordering else { return }
         let (dispatcher, subscriptions) = state.withLock { ($0.dispatcher, $0.subscriptions) }
         let read = progress.withLock { table in table.mapValues { max($0.highestRead + 1, $0.committed, 0) } }
-        let assigned = Array(read.keys)
+        if topicPartitions == nil, DispatchTime.now().uptimeNanoseconds - lastTopicQuery > 1_000_000_000 {
+            lastTopicQuery = DispatchTime.now().uptimeNanoseconds
+            topicPartitions = consumer.allPartitions(of: topics)
+        }
+        let assigned = topicPartitions.map { all in all + read.keys.filter { !all.contains($0) } } ?? Array(read.keys)
         let probe = CaughtUpProbe(consumer: consumer, read: read)
         if let dispatcher, !intakeStopped.load(ordering: .sequentiallyConsistent) {
             ordering.pump(
