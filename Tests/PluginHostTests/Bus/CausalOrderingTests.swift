@@ -154,3 +154,17 @@ import Testing
         return taker.handled
     }
 }
+
+/// ABI 1.1: a plugin that declares what it emits cannot emit anything else (the causal order
+/// relies on the declaration to know whom to wait for).
+@Suite struct DeclaredEmitsTests {
+    @Test func anUndeclaredTypeIsRefusedAndADeclaredOneAccepted() throws {
+        let context = PluginRuntimeContext(name: "p", logger: TestSupport.quietLogger, metrics: PluginMetrics(), store: InMemoryStateStore(), clock: ManualClock())
+        context.declaredEmits.withLock { $0 = ["BASKET_TOTALLED"] }
+        let call = PluginCall(kind: .handleEvent, context: context, event: TestSupport.event(seq: 1))
+        #expect(throws: HostError.self) { try call.emit(type: "FRAUD_ALERT", key: "k", payload: Array("{}".utf8)) }
+        try call.emit(type: "BASKET_TOTALLED", key: "k", payload: Array("{}".utf8))
+        #expect(call.emitted.map(\.type) == ["BASKET_TOTALLED"])
+        #expect(call.emitted[0].orderKey > TestSupport.event(seq: 1).orderKey)
+    }
+}
