@@ -31,7 +31,10 @@ struct Status: ParsableCommand {
                 + "ingress: \(status.ingress.received) received, \(status.ingress.malformed) malformed, \(status.ingress.unrouted) unrouted")
         if let kafka = status.kafkaBootstrapServers { print("kafka: \(kafka)") }
         if let failures = status.ingress.deadLetterFailures, failures > 0 {
-            print("dead letters refused: \(failures) (retried); last: \(status.ingress.lastDeadLetterError ?? "-")")
+            print("dead letters refused: \(failures) (retried), \(status.ingress.deadLettersPending ?? 0) waiting; last: \(status.ingress.lastDeadLetterError ?? "-")")
+        }
+        if let poison = status.ingress.poisonRecords {
+            print("records that crashed the host while decoded, now dead-lettered and skipped: \(poison.joined(separator: ", "))")
         }
         for error in status.configErrors { print("config rejected: \(error)") }
         print("")

@@ -6,6 +6,8 @@ public struct HostConfig: Sendable, Equatable {
     public var controlSocket: String
     public var deadLetterFile: String
     public var emittedEventsFile: String
+    /// The host's own small files (the decode crash journal); `state_dir`, default `var`.
+    public var stateDirectory: String
     public var logLevel: String
     public var dispatch: DispatchDefaults
     /// PostgreSQL connection string (libpq keywords or a postgresql:// URL): with it, plugin
@@ -67,11 +69,11 @@ public struct HostConfig: Sendable, Equatable {
         HostConfig(
             pluginsDirectory: baseDirectory + "/plugins.d", controlSocket: baseDirectory + "/run/pos-host.sock",
             deadLetterFile: baseDirectory + "/var/dead-letters.jsonl",
-            emittedEventsFile: baseDirectory + "/var/emitted-events.jsonl", logLevel: "info",
+            emittedEventsFile: baseDirectory + "/var/emitted-events.jsonl", stateDirectory: baseDirectory + "/var", logLevel: "info",
             dispatch: DispatchDefaults(), maxEventBytes: 1 << 20)
     }
 
-    static let topLevelKeys = ["plugins_dir", "control_socket", "dead_letter_file", "emitted_events_file", "log_level", "metrics_listen", "dispatch", "supervision", "events", "kafka", "database"]
+    static let topLevelKeys = ["plugins_dir", "control_socket", "dead_letter_file", "emitted_events_file", "state_dir", "log_level", "metrics_listen", "dispatch", "supervision", "events", "kafka", "database"]
     static let kafkaKeys = ["bootstrap_servers", "topics", "group_prefix", "dead_letter_suffix", "emit_topic", "fetch_wait_ms", "embedded_partitions", "properties"]
     static let dispatchKeys = ["queue_capacity", "lanes", "max_attempts", "backoff_initial_ms", "backoff_max_ms", "batch_size"]
 
@@ -101,6 +103,7 @@ public struct HostConfig: Sendable, Equatable {
         if let value = try root.string("control_socket") { config.controlSocket = resolve(value) }
         if let value = try root.string("dead_letter_file") { config.deadLetterFile = resolve(value) }
         if let value = try root.string("emitted_events_file") { config.emittedEventsFile = resolve(value) }
+        if let value = try root.string("state_dir") { config.stateDirectory = resolve(value) }
         if let node = root.raw("metrics_listen") {
             guard let value = node.jsonValue.stringValue, value.range(of: #"^[0-9.]+:[0-9]{1,5}$"#, options: .regularExpression) != nil else {
                 throw ConfigError("'metrics_listen' must be an IPv4 host:port such as 127.0.0.1:9464", at: node.mark)

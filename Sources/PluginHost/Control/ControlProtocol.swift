@@ -85,4 +85,9 @@ public struct IngressCounters: Codable, Sendable, Equatable {
     public var deadLetterFailures: Int?
     /// The last such refusal.
     public var lastDeadLetterError: String?
+    /// Dead letters refused and waiting for their next attempt (their partitions are paused).
+    public var deadLettersPending: Int?
+    /// Records dead-lettered because they were being decoded when the host died several
+    /// starts in a row (``DecodeCrashJournal``).
+    public var poisonRecords: [String]?
 }

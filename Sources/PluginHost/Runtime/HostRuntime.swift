@@ -159,9 +159,16 @@ public final class HostRuntime: @unchecked Sendable {
                 }
             }
             let decoder = EventDecoder(maxEventBytes: config.maxEventBytes, clock: clock, acceptUnknownTypes: config.acceptUnknownEventTypes)
+            let journal = DecodeCrashJournal(directory: config.stateDirectory)
+            if !journal.isActive { logger.warning("the decode crash journal in \(config.stateDirectory) cannot be used: a record that crashes the host would do so after every restart") }
+            for (record, count) in journal.foundInFlight.sorted(by: { $0.key.description < $1.key.description }) {
+                let verdict = count >= journal.threshold ? "now dead-lettered and skipped" : "\(journal.threshold - count) more and it is dead-lettered"
+                logger.critical("\(record) was being decoded when the host last died (\(count) start(s) in a row): \(verdict)")
+            }
             let bridge = KafkaEventBridge(
                 settings: settings, bootstrapServers: bootstrap, decoder: decoder, deadLetters: deadLetterSink!, clock: clock, logger: logger,
-                positions: finalStore as? PositionStore, ownership: sharedOwnership, causalLog: causalLog)
+                positions: finalStore as? PositionStore, ownership: sharedOwnership, causalLog: causalLog,
+                crashJournal: journal)
             kafkaConnection = KafkaConnection(settings: settings, embedded: embedded, bootstrapServers: bootstrap, producer: producer, bridge: bridge)
         }
         kafka = kafkaConnection
@@ -338,6 +345,8 @@ public final class HostRuntime: @unchecked Sendable {
             ingress.malformed += kafka.bridge.ingressCounters.malformed.load(ordering: .relaxed)
             ingress.deadLetterFailures = kafka.bridge.ingressCounters.deadLetterFailures.load(ordering: .relaxed)
             ingress.lastDeadLetterError = kafka.bridge.ingressCounters.lastDeadLetterError.withLock { $0 }
+            ingress.deadLettersPending = kafka.bridge.ingressCounters.deadLettersPending.load(ordering: .relaxed)
+            if let poison = kafka.bridge.crashJournal?.poison, !poison.isEmpty { ingress.poisonRecords = poison.keys.map(\.description).sorted() }
         }
         return HostStatus(
             pid: getpid(), version: Self.version, abi: "\(PluginLoader.hostABIMajor).\(PluginLoader.hostABIMinor)",

@@ -64,6 +64,15 @@ final class HostProcess: @unchecked Sendable {
         return next
     }
 
+    /// The same configuration in a new process, not started yet.
+    func next() -> HostProcess { HostProcess(reusing: self) }
+
+    /// Waits for a host that is expected to die by itself; its exit status (or -1 on timeout).
+    func waitUntilItDies(within seconds: Double = 30) -> Int32 {
+        expectingFailure = true
+        return waitForExit(within: seconds)
+    }
+
     private init(reusing other: HostProcess) {
         directory = other.directory
         logPath = other.directory + "/host-\(UUID().uuidString.prefix(8)).log"

@@ -38,14 +38,18 @@ public final class KafkaEventBridge: PluginLifecycleObserver, @unchecked Sendabl
     /// Where plugins deliver in event-time order and take each other's emitted events in their
     /// causal place (ADR 14); nil when emitted events do not come back to the input topics.
     let causalLog: (any CausalLog)?
+    /// Records that were being decoded when earlier runs of the host died (poison after three).
+    let crashJournal: DecodeCrashJournal?
     /// Feeds created while the host starts wait until every plugin of the startup is
     /// registered with the causal log, so the first ones do not run ahead of the others.
     private var heldFeeds: [PluginFeed]? = []
 
     public init(
         settings: HostConfig.KafkaSettings, bootstrapServers: String, decoder: EventDecoder, deadLetters: any DeadLetterSink, clock: any HostClock,
-        logger: Logger, positions: (any PositionStore)? = nil, ownership: PluginOwnership? = nil, causalLog: (any CausalLog)? = nil
+        logger: Logger, positions: (any PositionStore)? = nil, ownership: PluginOwnership? = nil, causalLog: (any CausalLog)? = nil,
+        crashJournal: DecodeCrashJournal? = nil
     ) {
+        self.crashJournal = crashJournal
         self.causalLog = causalLog
         self.ownership = ownership
         self.positions = positions
@@ -200,6 +204,8 @@ final class IngressTally: Sendable {
     let malformed = Atomic<Int>(0)
     let deadLetterFailures = Atomic<Int>(0)
     let lastDeadLetterError = Mutex<String?>(nil)
+    /// Dead letters refused and waiting for their next attempt.
+    let deadLettersPending = Atomic<Int>(0)
 }
 
 /// The consumer loop shared by plugin feeds and the ingress feed.
@@ -220,9 +226,14 @@ class ConsumerLoop: @unchecked Sendable {
     /// fetched, so the cached watermarks stop moving and the lag of a disabled, failed or
     /// quarantined plugin would read 0 however far behind it falls.
     private let queriedEnds = Mutex<[TopicPartition: Int64]>([:])
+    /// Where this loop marks the record it decodes (only its thread decodes).
+    private var journalSlot: DecodeCrashJournal.Slot
+    let crashJournal: DecodeCrashJournal?
 
     init(groupId: String, bridge: KafkaEventBridge, positionsOf plugin: String? = nil) throws {
         logger = bridge.logger
+        crashJournal = bridge.crashJournal
+        journalSlot = bridge.crashJournal?.slot() ?? DecodeCrashJournal.Slot(base: nil)
         let callbacks = RebalanceTarget()
         let positions = bridge.positions
         let logger = bridge.logger
@@ -297,6 +308,20 @@ class ConsumerLoop: @unchecked Sendable {
         queriedEnds.withLock { $0 = ends }
     }
     func handle(_ message: KafkaMessage) {}
+
+    /// How many starts in a row found `message` being decoded when the host died, once that
+    /// makes it poison (``DecodeCrashJournal``): then it must not be decoded again.
+    func poisonCrashes(_ message: KafkaMessage) -> Int? {
+        crashJournal?.crashes(message.topic, message.partition, message.offset)
+    }
+
+    /// Decodes `message` with its record marked in the crash journal meanwhile.
+    func decodeMarked(_ message: KafkaMessage, with decoder: EventDecoder) throws(EventDecoder.Rejection) -> Event {
+        journalSlot.begin(message.topic, message.partition, message.offset)
+        defer { journalSlot.end() }
+        FaultInjection.trapIfMarked(message.value)
+        return try decoder.decode(message.value)
+    }
 
     func assigned(_ partitions: [TopicPartition]) {
         let starts = startingPoints.withLock { points in
@@ -553,7 +578,12 @@ final class PluginFeed: ConsumerLoop, @unchecked Sendable {
             settle(position)
             return
         }
-        guard var event = try? decoder.decode(message.value), wants(event.type) else {
+        if let crashes = poisonCrashes(message) {
+            logger.error("skipping \(message.topic)/\(message.partition)@\(message.offset): it was being decoded when the host died \(crashes) times in a row (the ingress dead-letters it)", metadata: ["plugin": .string(name)])
+            settle(position)
+            return
+        }
+        guard var event = try? decodeMarked(message, with: decoder), wants(event.type) else {
             settle(position)  // malformed (the ingress group dead-letters it) or not for this plugin
             return
         }
@@ -598,11 +628,20 @@ final class CaughtUpProbe {
 }
 
 /// The `<prefix>.ingress` group: counts what arrives and dead-letters malformed input once.
+///
+/// A dead letter the sink refuses is kept, its partition paused, and retried with backoff
+/// (50 ms doubling to 30 s) for as long as it takes, counted and shown in `pluginctl status`;
+/// its offset stays open meanwhile, so nothing is committed past it and nothing after it on
+/// that partition is read (and so dead-lettered twice after a restart).
 final class IngressLoop: ConsumerLoop, @unchecked Sendable {
     let decoder: EventDecoder
     let deadLetters: any DeadLetterSink
     let clock: any HostClock
     let tally: IngressTally
+    /// Dead letters not written yet, oldest first, with when to try again (loop thread only).
+    private var pending: [(record: DeadLetterRecord, partition: TopicPartition, position: EventPosition)] = []
+    private var retryAt: UInt64 = 0
+    private var retryDelay: UInt64 = 50_000_000
 
     init(bridge: KafkaEventBridge) throws {
         decoder = bridge.decoder
@@ -615,38 +654,74 @@ final class IngressLoop: ConsumerLoop, @unchecked Sendable {
     override func handle(_ message: KafkaMessage) {
         read(message)
         let position = EventPosition(topic: message.topic, partition: message.partition, offset: message.offset)
+        let origin = "\(message.topic)/\(message.partition)@\(message.offset)"
         tally.received.wrappingAdd(1, ordering: .relaxed)
-        do {
-            _ = try decoder.decode(message.value)
-        } catch {
-            tally.malformed.wrappingAdd(1, ordering: .relaxed)
-            logger.warning("malformed input dead-lettered: \(error.reason)", metadata: ["origin": .string("\(message.topic)/\(message.partition)@\(message.offset)")])
-            let record = DeadLetterRecord(
-                malformed: message.value, error: error.reason, origin: "\(message.topic)/\(message.partition)@\(message.offset)", position: position,
-                timeMilliseconds: clock.nowMilliseconds())
-            // A refused dead letter is retried with backoff (about 3 s in all), counted and shown
-            // in pluginctl status; after that the offset stays open, so the input is dead-lettered
-            // after a restart rather than lost.
-            var delay: UInt32 = 50_000
-            var written = false
-            for _ in 0..<6 {
-                do {
-                    try deadLetters.deadLetter(record)
-                    written = true
-                    break
-                } catch {
-                    tally.deadLetterFailures.wrappingAdd(1, ordering: .relaxed)
-                    tally.lastDeadLetterError.withLock { $0 = "\(message.topic)/\(message.partition)@\(message.offset): \(error)" }
-                    logger.error("dead letter could not be written, retrying: \(error)")
-                    usleep(delay)
-                    delay = min(delay * 2, 1_600_000)
-                }
-            }
-            guard written else {
-                logger.critical("dead letter could not be written; the input stays unsettled until a restart")
+        let reason: String
+        if let crashes = poisonCrashes(message) {
+            reason = "crashed the host: it was being decoded when the host died \(crashes) times in a row"
+        } else {
+            do {
+                _ = try decodeMarked(message, with: decoder)
+                settle(position)
                 return
+            } catch {
+                reason = error.reason
             }
         }
-        settle(position)
+        tally.malformed.wrappingAdd(1, ordering: .relaxed)
+        logger.warning("malformed input dead-lettered: \(reason)", metadata: ["origin": .string(origin)])
+        let record = DeadLetterRecord(malformed: message.value, error: reason, origin: origin, position: position, timeMilliseconds: clock.nowMilliseconds())
+        let partition = TopicPartition(topic: message.topic, partition: message.partition)
+        if pending.contains(where: { $0.partition == partition }) {
+            pending.append((record, partition, position))  // read before the pause took effect: keeps its turn
+            return
+        }
+        do {
+            try deadLetters.deadLetter(record)
+            settle(position)
+        } catch {
+            refused(origin, error)
+            pending.append((record, partition, position))
+            consumer.pause([partition])
+            retryDelay = 50_000_000
+            retryAt = DispatchTime.now().uptimeNanoseconds + retryDelay
+            tally.deadLettersPending.store(pending.count, ordering: .relaxed)
+        }
+    }
+
+    private func refused(_ origin: String, _ error: any Error) {
+        tally.deadLetterFailures.wrappingAdd(1, ordering: .relaxed)
+        tally.lastDeadLetterError.withLock { $0 = "\(origin): \(error)" }
+        logger.error("dead letter for \(origin) could not be written, retrying: \(error)")
+    }
+
+    /// Retries the pending dead letters in order when due; resumes a partition once all of its
+    /// dead letters are written.
+    override func beforePoll() {
+        guard !pending.isEmpty, DispatchTime.now().uptimeNanoseconds >= retryAt else { return }
+        while let first = pending.first {
+            do {
+                try deadLetters.deadLetter(first.record)
+            } catch {
+                refused(first.record.origin ?? "-", error)
+                retryDelay = min(retryDelay * 2, 30_000_000_000)
+                retryAt = DispatchTime.now().uptimeNanoseconds + retryDelay
+                break
+            }
+            pending.removeFirst()
+            settle(first.position)
+            logger.notice("dead letter for \(first.record.origin ?? "-") written after retrying")
+            if !pending.contains(where: { $0.partition == first.partition }) { consumer.resume([first.partition]) }
+        }
+        tally.deadLettersPending.store(pending.count, ordering: .relaxed)
+    }
+
+    override var pollTimeoutMilliseconds: Int32 { pending.isEmpty ? 100 : 20 }
+
+    /// A revoked partition's pending dead letters are another member's now.
+    override func revoked(_ partitions: [TopicPartition]) {
+        pending.removeAll { partitions.contains($0.partition) }
+        tally.deadLettersPending.store(pending.count, ordering: .relaxed)
+        super.revoked(partitions)
     }
 }
