@@ -84,7 +84,7 @@ let package = Package(
             dependencies: ["PluginHost", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
         // Fuzz targets for every decoder of outside bytes: a corpus replayer in ordinary builds,
         // a libFuzzer binary when built by scripts/fuzz (-DFUZZING -sanitize=fuzzer).
-        .executableTarget(name: "pos-fuzz", dependencies: ["PluginHost", "PluginIPC", "AAMVA"]),
+        .executableTarget(name: "pos-fuzz", dependencies: ["PluginHost", "PluginIPC", "PluginSDK", "AAMVA"]),
         .executableTarget(
             name: "pos-bench",
             dependencies: ["PluginHost", .product(name: "ArgumentParser", package: "swift-argument-parser")]),

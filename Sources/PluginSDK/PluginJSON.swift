@@ -1,12 +1,22 @@
 import Foundation
 
-/// The JSON conventions of the SDK: payloads and settings use snake_case keys (as the event
-/// catalog does) and map to camelCase Swift properties.
+/// The JSON conventions of the SDK: payloads, state values and settings use snake_case keys
+/// (as the event catalog does) and map to camelCase Swift properties.
+///
+/// The codec is the SDK's own (ADR 15), several times faster than Foundation's JSONDecoder and
+/// JSONEncoder with key strategies, and compatible with them for what plugins store: the same
+/// key conversions (`[String: Value]` keys are data and kept as they are), sorted keys, `/`
+/// escaped, whole doubles without `.0`, `URL` as a string and `Data` as Base64; errors are
+/// `DecodingError`s with their coding path.
 public enum PluginJSON {
     public static func decode<T: Decodable>(_ type: T.Type, from bytes: UnsafeRawBufferPointer) throws -> T {
-        let decoder = JSONDecoder()
-        decoder.keyDecodingStrategy = .convertFromSnakeCase
-        return try decoder.decode(T.self, from: Data(bytes))
+        let tree: JSONTree
+        do {
+            tree = try JSONTreeParser.parse(bytes)
+        } catch {
+            throw DecodingError.dataCorrupted(.init(codingPath: [], debugDescription: "The given data was not valid JSON: \(error)", underlyingError: error))
+        }
+        return try TreeDecoder.decode(type, from: tree, at: .root)
     }
 
     public static func decode<T: Decodable>(_ type: T.Type, from bytes: [UInt8]) throws -> T {
@@ -14,10 +24,11 @@ public enum PluginJSON {
     }
 
     public static func encode<T: Encodable>(_ value: T) throws -> [UInt8] {
-        let encoder = JSONEncoder()
-        encoder.keyEncodingStrategy = .convertToSnakeCase
-        encoder.outputFormatting = [.sortedKeys]
-        return Array(try encoder.encode(value))
+        let slot = TreeSlot()
+        try TreeEncoder.encode(value, into: slot, at: .root)
+        var writer = JSONTreeWriter()
+        writer.write(slot.tree)
+        return writer.bytes
     }
 }
 

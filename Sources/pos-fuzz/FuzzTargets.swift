@@ -1,6 +1,7 @@
 import AAMVA
 import Foundation
 import PluginIPC
+import PluginSDK
 
 @testable import PluginHost
 
@@ -10,7 +11,7 @@ import PluginIPC
 enum FuzzTargets {
     static let all: [(name: String, run: @Sendable ([UInt8]) -> Void)] = [
         ("event", event), ("json", json), ("config", config), ("schema", schema),
-        ("worker-frame", workerFrame), ("control-request", controlRequest), ("aamva", aamva),
+        ("worker-frame", workerFrame), ("control-request", controlRequest), ("aamva", aamva), ("sdk-json", sdkJSON),
     ]
 
     static func target(named name: String) -> (@Sendable ([UInt8]) -> Void)? { all.first { $0.name == name }?.run }
@@ -40,6 +41,17 @@ enum FuzzTargets {
         guard let value = try? JSONValue.parse(bytes) else { return }
         let again = try? JSONValue.parse(value.jsonBytes)
         require(again == value, "round trip changed the value")
+    }
+
+    /// The plugin SDK's codec (payloads, state values, settings inside a plugin): what decodes
+    /// encodes to bytes that decode to the same value, and encoding is stable.
+    static func sdkJSON(_ bytes: [UInt8]) {
+        guard let value = try? PluginJSON.decode(AnyJSON.self, from: bytes) else { return }
+        let encoded = try? PluginJSON.encode(value)
+        require(encoded != nil, "an accepted value does not encode")
+        let again = encoded.flatMap { try? PluginJSON.decode(AnyJSON.self, from: $0) }
+        require(again == value, "round trip changed the value")
+        require(again.flatMap { try? PluginJSON.encode($0) } == encoded, "encoding is not stable")
     }
 
     /// config.yaml and plugins.d/NAME.yaml: parsed or refused with a position.
@@ -139,3 +151,40 @@ struct PosFuzzReplay {
     }
 }
 #endif
+
+/// Any JSON value through Codable (what a plugin's types decode through the SDK).
+indirect enum AnyJSON: Codable, Equatable {
+    case null, bool(Bool), integer(Int64), double(Double), string(String), array([AnyJSON]), object([String: AnyJSON])
+
+    init(from decoder: any Decoder) throws {
+        let container = try decoder.singleValueContainer()
+        if container.decodeNil() {
+            self = .null
+        } else if let flag = try? container.decode(Bool.self) {
+            self = .bool(flag)
+        } else if let number = try? container.decode(Int64.self) {
+            self = .integer(number)
+        } else if let number = try? container.decode(Double.self) {
+            self = .double(number)
+        } else if let text = try? container.decode(String.self) {
+            self = .string(text)
+        } else if let elements = try? container.decode([AnyJSON].self) {
+            self = .array(elements)
+        } else {
+            self = .object(try container.decode([String: AnyJSON].self))
+        }
+    }
+
+    func encode(to encoder: any Encoder) throws {
+        var container = encoder.singleValueContainer()
+        switch self {
+        case .null: try container.encodeNil()
+        case .bool(let flag): try container.encode(flag)
+        case .integer(let number): try container.encode(number)
+        case .double(let number): try container.encode(number)
+        case .string(let text): try container.encode(text)
+        case .array(let elements): try container.encode(elements)
+        case .object(let members): try container.encode(members)
+        }
+    }
+}
