@@ -121,7 +121,7 @@ public struct EventDecoder: Sendable {
             guard text.utf8.count <= Self.maximumIdentifierBytes else {
                 throw Rejection(reason: "\"\(field)\" is longer than \(Self.maximumIdentifierBytes) bytes")
             }
-            guard !text.unicodeScalars.contains(where: { $0.properties.generalCategory == .control }) else {
+            guard !Self.containsControlCharacter(text) else {
                 throw Rejection(reason: "\"\(field)\" contains a control character")
             }
             return text
@@ -131,6 +131,18 @@ public struct EventDecoder: Sendable {
     }
 
     static let maximumIdentifierBytes = 256
+
+    /// Whether `text` holds a control character (general category Cc: U+0000-U+001F,
+    /// U+007F-U+009F), checked on the UTF-8 bytes: the Unicode property lookup per scalar was
+    /// 2% of the host's CPU.
+    static func containsControlCharacter(_ text: String) -> Bool {
+        var previous: UInt8 = 0
+        for byte in text.utf8 {
+            if byte < 0x20 || byte == 0x7F || (previous == 0xC2 && (0x80...0x9F).contains(byte)) { return true }
+            previous = byte
+        }
+        return false
+    }
 
     /// Basket id, else terminal id, else empty: the ordering key.
     func routingKey(_ object: [String: JSONValue]) -> String {

@@ -9,19 +9,37 @@ public final class PostgresStateStore: StateStore, PositionStore {
     /// state (see ``PluginOwnership``); throws to roll the commit back. Nil: no check.
     let fence: (@Sendable (String, PostgresConnection) throws -> Void)?
 
+    /// Reads already answered (see ``StateReadCache`` for why that is sound).
+    let cache = StateReadCache()
+
     public init(pool: PostgresPool, fence: (@Sendable (String, PostgresConnection) throws -> Void)? = nil) {
         self.pool = pool
         self.fence = fence
     }
 
     public func get(plugin: String, key: [UInt8]) throws -> [UInt8]? {
-        try pool.with { db in
+        let (hit, generation) = cache.value(plugin, key)
+        if let hit { return hit }
+        let value = try pool.with { db in
             let rows = try db.execute("SELECT value FROM pos_plugin_state WHERE plugin = $1 AND key = $2", [.text(plugin), .bytes(key)])
             return rows.rows.isEmpty ? nil : rows.bytes(0, 0)
         }
+        cache.store(plugin, key, value, generation: generation)
+        return value
     }
 
     public func scan(plugin: String, prefix: [UInt8]) throws -> [(key: [UInt8], value: [UInt8])] {
+        let (hit, generation) = cache.scan(plugin, prefix)
+        if let hit { return hit }
+        let entries = try scanDatabase(plugin: plugin, prefix: prefix)
+        cache.storeScan(plugin, prefix, entries, generation: generation)
+        return entries
+    }
+
+    /// Drops the cached reads of `plugin`: it changed hands.
+    public func forget(plugin: String) { cache.forget(plugin) }
+
+    private func scanDatabase(plugin: String, prefix: [UInt8]) throws -> [(key: [UInt8], value: [UInt8])] {
         try pool.with { db in
             // Byte order of bytea is the order the ABI promises; the prefix test is done here
             // (not with LIKE, which would need escaping of binary keys).
@@ -47,6 +65,16 @@ public final class PostgresStateStore: StateStore, PositionStore {
 
     public func commit(plugin: String, _ commit: StateCommit) throws {
         guard !commit.writes.isEmpty || !commit.emitted.isEmpty || !commit.positions.isEmpty || !commit.applied.isEmpty else { return }
+        do {
+            try write(plugin: plugin, commit)
+        } catch {
+            cache.forget(plugin)  // rolled back, or unknown: the database is the truth
+            throw error
+        }
+        cache.committed(plugin, commit.writes)
+    }
+
+    private func write(plugin: String, _ commit: StateCommit) throws {
         try pool.with { db in
             try db.transaction { db in
                 try fence?(plugin, db)

@@ -190,6 +190,8 @@ public final class HostRuntime: @unchecked Sendable {
             registry.setObserver(bridge)
             let registry = registry
             bridge.restartPlugin = { name in _ = registry.restart(name) }
+            let stateStore = registry.services.store
+            bridge.forgetState = { name in stateStore.forget(plugin: name) }
             sharedOwnership?.onAcquired = { [weak bridge] name in bridge?.acquired(name) }
             sharedOwnership?.onReleased = { [weak bridge] name, handover in bridge?.released(name, handover: handover) }
         }

@@ -22,11 +22,16 @@ public protocol StateStore: Sendable {
     /// Which of `ids` the plugin has already applied (committed), within the store's window:
     /// exactly-once as a consumer, so a re-delivered event is skipped, not applied twice.
     func appliedEvents(plugin: String, among ids: [String]) throws -> Set<String>
+
+    /// Drops whatever the store remembers of `plugin`'s state: another host may have written it
+    /// (called when the plugin changes hands).
+    func forget(plugin: String)
 }
 
 extension StateStore {
     public func commit(plugin: String, _ commit: StateCommit) throws { try self.commit(plugin: plugin, writes: commit.writes) }
     public var keepsOutbox: Bool { false }
+    public func forget(plugin: String) {}
     public func appliedEvents(plugin: String, among ids: [String]) throws -> Set<String> { [] }
 }
 

@@ -78,6 +78,14 @@ import Testing
         #expect(throws: (any Error).self) { try JSONSchema(JSONValue.parse(#"{"type": "array", "minItems": 1e19}"#)) }
     }
 
+    @Test func theByteLevelControlCheckAgreesWithUnicode() {
+        for value in UInt32(0)...0x3000 {
+            guard let scalar = Unicode.Scalar(value) else { continue }
+            let text = "id" + String(Character(scalar)) + "x"
+            #expect(EventDecoder.containsControlCharacter(text) == (scalar.properties.generalCategory == .control), "U+\(String(value, radix: 16))")
+        }
+    }
+
     @Test func logLinesEscapeControlCharacters() {
         let text = HostLogHandler(label: "pos-host", format: .text)
         let time = Date(timeIntervalSince1970: 1_795_597_200)

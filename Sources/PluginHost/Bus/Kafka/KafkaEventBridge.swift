@@ -35,11 +35,16 @@ public final class KafkaEventBridge: PluginLifecycleObserver, @unchecked Sendabl
     /// Restarts a plugin's instance (set by the runtime): after it changes hands, so that no
     /// memory of the instance outlives writes another host made meanwhile.
     nonisolated(unsafe) var restartPlugin: (@Sendable (String) -> Void)?
+    /// Drops the state store's cached reads of a plugin (set by the runtime): on acquiring and
+    /// releasing its lease, since another host may write it meanwhile.
+    nonisolated(unsafe) var forgetState: (@Sendable (String) -> Void)?
     /// Where plugins deliver in event-time order and take each other's emitted events in their
     /// causal place (ADR 14); nil when emitted events do not come back to the input topics.
     let causalLog: (any CausalLog)?
     /// Records that were being decoded when earlier runs of the host died (poison after three).
     let crashJournal: DecodeCrashJournal?
+    /// Records decoded by one feed, for the others (decoding once per host).
+    let decodedRecords = DecodedRecordCache()
     /// Feeds created while the host starts wait until every plugin of the startup is
     /// registered with the causal log, so the first ones do not run ahead of the others.
     private var heldFeeds: [PluginFeed]? = []
@@ -129,6 +134,7 @@ public final class KafkaEventBridge: PluginLifecycleObserver, @unchecked Sendabl
                 ownership?.unwant(name)
                 return
             }
+            forgetState?(name)  // written elsewhere while it was not ours
             startFeed(name, dispatcher: waiting.dispatcher, subscriptions: waiting.subscriptions)
         }
     }
@@ -139,6 +145,7 @@ public final class KafkaEventBridge: PluginLifecycleObserver, @unchecked Sendabl
     func released(_ name: String, handover: Bool) {
         guard let feed = lock.withLock({ feeds.removeValue(forKey: name) }) else { return }
         feed.stopConsuming(handover: handover)
+        forgetState?(name)
         restartPlugin?(name)
     }
 
@@ -229,10 +236,14 @@ class ConsumerLoop: @unchecked Sendable {
     /// Where this loop marks the record it decodes (only its thread decodes).
     private var journalSlot: DecodeCrashJournal.Slot
     let crashJournal: DecodeCrashJournal?
+    private let decodedRecords: DecodedRecordCache
+    /// The rings of the partitions this loop has read (loop thread only).
+    private var decodedRings: [TopicPartition: DecodedRecordCache.Ring] = [:]
 
     init(groupId: String, bridge: KafkaEventBridge, positionsOf plugin: String? = nil) throws {
         logger = bridge.logger
         crashJournal = bridge.crashJournal
+        decodedRecords = bridge.decodedRecords
         journalSlot = bridge.crashJournal?.slot() ?? DecodeCrashJournal.Slot(base: nil)
         let callbacks = RebalanceTarget()
         let positions = bridge.positions
@@ -316,11 +327,17 @@ class ConsumerLoop: @unchecked Sendable {
     }
 
     /// Decodes `message` with its record marked in the crash journal meanwhile.
+    /// (Once per host: the other feeds take the result from ``DecodedRecordCache``.)
     func decodeMarked(_ message: KafkaMessage, with decoder: EventDecoder) throws(EventDecoder.Rejection) -> Event {
-        journalSlot.begin(message.topic, message.partition, message.offset)
-        defer { journalSlot.end() }
-        FaultInjection.trapIfMarked(message.value)
-        return try decoder.decode(message.value)
+        let partition = TopicPartition(topic: message.topic, partition: message.partition)
+        let ring = decodedRings[partition] ?? decodedRecords.ring(partition)
+        decodedRings[partition] = ring
+        return try ring.decoded(message.offset, message.value) { () throws(EventDecoder.Rejection) -> Event in
+            journalSlot.begin(message.topic, message.partition, message.offset)
+            defer { journalSlot.end() }
+            FaultInjection.trapIfMarked(message.value)
+            return try decoder.decode(message.value)
+        }
     }
 
     func assigned(_ partitions: [TopicPartition]) {
