@@ -114,7 +114,7 @@ public final class PluginOwnership: @unchecked Sendable {
                 try pool.with { db in
                     _ = try db.execute(
                         "DELETE FROM pos_applied_events WHERE plugin = ANY($1::text[]) AND applied_at < now() - make_interval(days => $2)",
-                        [.text(PostgresStateStore.textArray(mine)), .text(String(Self.appliedWindowDays))])
+                        [.text(PostgresArrayLiteral.text(mine)), .text(String(Self.appliedWindowDays))])
                 }
             }
         }

@@ -81,27 +81,39 @@ public final class PostgresStateStore: StateStore, PositionStore {
                 if !commit.applied.isEmpty {
                     try db.execute(
                         "INSERT INTO pos_applied_events (plugin, event_id) SELECT $1, unnest($2::text[]) ON CONFLICT DO NOTHING",
-                        [.text(plugin), .text(Self.textArray(commit.applied))])
+                        [.text(plugin), .text(PostgresArrayLiteral.text(commit.applied))])
                 }
-                for (key, value) in commit.writes {
-                    if let value {
-                        try db.execute(
-                            "INSERT INTO pos_plugin_state (plugin, key, value) VALUES ($1, $2, $3) ON CONFLICT (plugin, key) DO UPDATE SET value = EXCLUDED.value",
-                            [.text(plugin), .bytes(key), .bytes(value)])
-                    } else {
-                        try db.execute("DELETE FROM pos_plugin_state WHERE plugin = $1 AND key = $2", [.text(plugin), .bytes(key)])
-                    }
+                // One statement each for the batch's upserts, deletes and emitted events.
+                let upserts = commit.writes.compactMap { key, value in value.map { (key, $0) } }
+                if !upserts.isEmpty {
+                    try db.execute(
+                        """
+                        INSERT INTO pos_plugin_state (plugin, key, value) SELECT $1, k, v FROM unnest($2::bytea[], $3::bytea[]) AS t(k, v)
+                        ON CONFLICT (plugin, key) DO UPDATE SET value = EXCLUDED.value
+                        """, [.text(plugin), .text(PostgresArrayLiteral.bytea(upserts.map(\.0))), .text(PostgresArrayLiteral.bytea(upserts.map(\.1)))])
                 }
-                for event in commit.emitted {
+                let deletes = commit.writes.compactMap { key, value in value == nil ? key : nil }
+                if !deletes.isEmpty {
+                    try db.execute(
+                        "DELETE FROM pos_plugin_state WHERE plugin = $1 AND key = ANY($2::bytea[])", [.text(plugin), .text(PostgresArrayLiteral.bytea(deletes))])
+                }
+                if !commit.emitted.isEmpty {
+                    let events = commit.emitted
+                    // In the batch's order (WITH ORDINALITY), which is the outbox's.
                     try db.execute(
                         """
                         INSERT INTO pos_outbox (plugin, event_id, type, key, time_ms, payload, causation_id, correlation_id, source, order_time, order_id)
-                        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $5, $10)
+                        SELECT $1, e.id, e.type, e.key, e.time_ms, e.payload, e.causation_id, e.correlation_id, e.source, e.time_ms, e.order_id
+                        FROM unnest($2::text[], $3::text[], $4::text[], $5::bigint[], $6::bytea[], $7::text[], $8::text[], $9::text[], $10::text[])
+                            WITH ORDINALITY AS e(id, type, key, time_ms, payload, causation_id, correlation_id, source, order_id, n)
+                        ORDER BY e.n
                         """,
                         [
-                            .text(plugin), .text(event.id), .text(event.type), .text(event.key), .text(String(event.timeMilliseconds)), .bytes(event.payload),
-                            event.causationId.map { .text($0) } ?? .null, event.correlationId.map { .text($0) } ?? .null, event.source.map { .text($0) } ?? .null,
-                            .text(event.orderKey.id),
+                            .text(plugin), .text(PostgresArrayLiteral.text(events.map(\.id))), .text(PostgresArrayLiteral.text(events.map(\.type))),
+                            .text(PostgresArrayLiteral.text(events.map(\.key))), .text(PostgresArrayLiteral.text(events.map { String($0.timeMilliseconds) })),
+                            .text(PostgresArrayLiteral.bytea(events.map(\.payload))), .text(PostgresArrayLiteral.text(events.map(\.causationId))),
+                            .text(PostgresArrayLiteral.text(events.map(\.correlationId))), .text(PostgresArrayLiteral.text(events.map(\.source))),
+                            .text(PostgresArrayLiteral.text(events.map { $0.orderKey.id })),
                         ])
                 }
                 var next: [TopicPartition: Int64] = [:]
@@ -124,7 +136,7 @@ public final class PostgresStateStore: StateStore, PositionStore {
         guard !ids.isEmpty else { return [] }
         return try pool.with { db in
             let rows = try db.execute(
-                "SELECT event_id FROM pos_applied_events WHERE plugin = $1 AND event_id = ANY($2::text[])", [.text(plugin), .text(Self.textArray(ids))])
+                "SELECT event_id FROM pos_applied_events WHERE plugin = $1 AND event_id = ANY($2::text[])", [.text(plugin), .text(PostgresArrayLiteral.text(ids))])
             return Set(rows.rows.compactMap { $0[0] ?? nil })
         }
     }
@@ -134,18 +146,6 @@ public final class PostgresStateStore: StateStore, PositionStore {
         try pool.with { db in
             _ = try db.execute("DELETE FROM pos_applied_events WHERE applied_at < now() - make_interval(days => $1)", [.text(String(days))])
         }
-    }
-
-    /// A PostgreSQL text[] literal: every element quoted, quotes and backslashes escaped.
-    static func textArray(_ values: [String]) -> String {
-        "{" + values.map { value in
-            var quoted = "\""
-            for character in value {
-                if character == "\"" || character == "\\" { quoted.append("\\") }
-                quoted.append(character)
-            }
-            return quoted + "\""
-        }.joined(separator: ",") + "}"
     }
 
     public func positions(plugin: String) throws -> [TopicPartition: Int64] {

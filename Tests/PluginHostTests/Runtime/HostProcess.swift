@@ -126,7 +126,14 @@ final class HostProcess: @unchecked Sendable {
         guard !process.isRunning else {
             Issue.record("pos-host did not exit within \(seconds) s; killed. Log:\n\(log.suffix(3000))")
             kill(process.processIdentifier, SIGKILL)
-            process.waitUntilExit()
+            // Not waitUntilExit: a host killed inside Swift's crash backtracer once stayed a
+            // zombie that Foundation never reaped, and the wait hung the whole suite.
+            let killedAt = Date()
+            while process.isRunning && Date().timeIntervalSince(killedAt) < 10 { usleep(20_000) }
+            if process.isRunning {
+                var status: Int32 = 0
+                _ = waitpid(process.processIdentifier, &status, WNOHANG)
+            }
             return -1
         }
         if process.terminationStatus != 0 && !expectingFailure {
@@ -141,7 +148,8 @@ final class HostProcess: @unchecked Sendable {
     deinit {
         if process.isRunning {
             kill(process.processIdentifier, SIGKILL)
-            process.waitUntilExit()
+            let killedAt = Date()  // bounded, as in waitForExit
+            while process.isRunning && Date().timeIntervalSince(killedAt) < 10 { usleep(20_000) }
         }
     }
 
