@@ -24,6 +24,44 @@ import Testing
         #expect(try again.get(plugin: "b", key: Array("k:1".utf8)) == Array("other plugin".utf8))
     }
 
+    /// Batches go in as array parameters (`unnest`): every byte value in keys, values and
+    /// payloads, quotes, backslashes and NULLs in text columns, and the batch's order survive.
+    @Test func aBatchWithEveryByteAndAwkwardTextCommitsExactly() throws {
+        let url = try TestDatabase.fresh()
+        let pool = try TestDatabase.pool(url)
+        _ = try pool.with { try PostgresSchema.migrate($0) }
+        let store = PostgresStateStore(pool: pool)
+        var commit = StateCommit()
+        let allBytes = (0...255).map { UInt8($0) }
+        commit.writes = [allBytes: allBytes, [0x22, 0x5C, 0x2C, 0x7B, 0x7D]: Array(#"{"a":"\\"}"#.utf8), [0xFF]: [], Array("gone".utf8): nil]
+        try store.commit(plugin: "p", writes: [Array("gone".utf8): Array("x".utf8)])
+        for index in 0..<5 {
+            let key: String = index == 2 ? "NULL" : "k,\(index)"
+            let causation: String? = index == 1 ? nil : "c\"\(index)"
+            let source: String? = index == 3 ? "plugin:p" : nil
+            let id = "e\(index)\"\\,{}"
+            commit.emitted.append(
+                Event(id: id, type: "T", key: key, timeMilliseconds: 1_000 + Int64(index), payload: allBytes.shuffled(), causationId: causation, source: source))
+        }
+        commit.applied = ["a\"b", "c\\d", "e,f"]
+        try store.commit(plugin: "p", commit)
+        let fresh = PostgresStateStore(pool: try TestDatabase.pool(url))  // no cache
+        #expect(try fresh.get(plugin: "p", key: allBytes) == allBytes)
+        #expect(try fresh.get(plugin: "p", key: [0x22, 0x5C, 0x2C, 0x7B, 0x7D]) == Array(#"{"a":"\\"}"#.utf8))
+        #expect(try fresh.get(plugin: "p", key: [0xFF]) == [])
+        #expect(try fresh.get(plugin: "p", key: Array("gone".utf8)) == nil)
+        #expect(try fresh.appliedEvents(plugin: "p", among: ["a\"b", "c\\d", "e,f", "other"]) == ["a\"b", "c\\d", "e,f"])
+        let rows = try pool.with { db in
+            try db.execute("SELECT event_id, key, time_ms, payload, causation_id, correlation_id, source FROM pos_outbox WHERE plugin = 'p' ORDER BY id")
+        }
+        #expect(rows.rows.count == 5)
+        for (index, event) in commit.emitted.enumerated() {
+            #expect(rows.text(index, 0) == event.id && rows.text(index, 1) == event.key && rows.text(index, 2) == String(event.timeMilliseconds))
+            #expect(rows.bytes(index, 3) == event.payload)
+            #expect(rows.text(index, 4) == event.causationId && rows.text(index, 5) == nil && rows.text(index, 6) == event.source)
+        }
+    }
+
     @Test func migrationsAreIdempotentWhenHostsStartTogether() throws {
         let url = try TestDatabase.fresh()
         let applied = Mutex<[[Int]]>([])
