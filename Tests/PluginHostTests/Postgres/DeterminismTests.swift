@@ -194,8 +194,8 @@ import Testing
             }
             #expect(TestSupport.eventually(within: 300) { run.finished() }, "\(hostCount) hosts: the killed run did not finish")
             // With two hosts the survivor consumes on while the killed one restarts, so fewer
-            // kills land before the end (9 of 20 in the last run); with one, all of them do.
-            #expect(midStream >= (hostCount == 1 ? 15 : 5), "\(hostCount) hosts: only \(midStream) of \(kills) kills hit a stream still flowing")
+            // kills land before the end (9 and 6 of 20 in the last two runs); with one, all do.
+            #expect(midStream >= (hostCount == 1 ? 15 : 3), "\(hostCount) hosts: only \(midStream) of \(kills) kills hit a stream still flowing")
             let state = try run.dump()
             let emitted = try run.emitted()
             #expect(state == reference.state, "\(hostCount) hosts, \(kills) kills: state differs: \(Self.describe(state, reference.state))")
