@@ -37,12 +37,17 @@ final class DecodedRecordCache: @unchecked Sendable {
         }
         private let lock = NSLock()
         private var entries: [Entry]
+        /// Read without the lock (the array itself is only touched under it).
+        private let capacity: Int
 
-        init(capacity: Int) { entries = Array(repeating: Entry(), count: capacity) }
+        init(capacity: Int) {
+            self.capacity = capacity
+            entries = Array(repeating: Entry(), count: capacity)
+        }
 
         /// The decoded record at `offset`, from the ring or from `decode` (whose result is kept).
         func decoded(_ offset: Int64, _ bytes: [UInt8], decode: () throws(EventDecoder.Rejection) -> Event) throws(EventDecoder.Rejection) -> Event {
-            let slot = Int(offset % Int64(entries.count))
+            let slot = Int(offset % Int64(capacity))
             let entry = lock.withLock { entries[slot] }
             if entry.offset == offset, entry.bytes == bytes { return try entry.result.get() }
             let result: Result<Event, EventDecoder.Rejection>
