@@ -21,6 +21,7 @@ let package = Package(
         .executable(name: "pos-loadgen", targets: ["pos-loadgen"]),
         .executable(name: "pos-kafka-mock", targets: ["pos-kafka-mock"]),
         .library(name: "PluginSDK", targets: ["PluginSDK"]),
+        .library(name: "POSPlatform", targets: ["POSPlatform"]),
         .library(name: "PluginHost", targets: ["PluginHost"]),
         .library(name: "basket_tally", type: .dynamic, targets: ["BasketTallyPlugin"]),
         .library(name: "fraud_detection", type: .dynamic, targets: ["FraudDetectionPlugin"]),
@@ -60,10 +61,18 @@ let package = Package(
         .target(name: "AAMVA"),
         // The few system calls the worker makes that Swift cannot (prctl is variadic).
         .target(name: "WorkerSupport", path: "Sources/WorkerSupport"),
+        // What pos-host and pos-api both need, without the plugin machinery: the Kafka client and
+        // producer, PostgreSQL, the event catalog, JSON, YAML, systemd and logging.
+        .target(
+            name: "POSPlatform",
+            dependencies: [
+                "CYAML", "CRdKafka", "KafkaShim", "CLibPQ",
+                .product(name: "Logging", package: "swift-log"),
+            ]),
         .target(
             name: "PluginHost",
             dependencies: [
-                "PluginABI", "PluginIPC", "CYAML", "CRdKafka", "KafkaShim", "CLibPQ",
+                "POSPlatform", "PluginABI", "PluginIPC", "CYAML", "CRdKafka", "KafkaShim", "CLibPQ",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
@@ -112,7 +121,7 @@ let package = Package(
             name: "MisbehavingSwiftPlugin", dependencies: ["PluginSDK"], path: "Tests/Fixtures/MisbehavingSwift",
             linkerSettings: pluginLinkerFlags),
 
-        .testTarget(name: "PluginHostTests", dependencies: ["PluginHost", "PluginSDK", "AAMVA"]),
+        .testTarget(name: "PluginHostTests", dependencies: ["POSPlatform", "PluginHost", "PluginSDK", "AAMVA"]),
     ],
     swiftLanguageModes: [.v6]
 )

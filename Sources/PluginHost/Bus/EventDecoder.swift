@@ -30,10 +30,7 @@ public struct EventDecoder: Sendable {
         self.acceptUnknownTypes = acceptUnknownTypes
     }
 
-    public struct Rejection: Error, Equatable, CustomStringConvertible, Sendable {
-        public var reason: String
-        public var description: String { reason }
-    }
+    public typealias Rejection = EventRejection
 
     public func decode(_ raw: [UInt8]) throws(Rejection) -> Event {
         guard raw.count <= maxEventBytes else {

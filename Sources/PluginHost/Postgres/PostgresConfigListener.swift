@@ -83,11 +83,3 @@ final class ConnectionBox: @unchecked Sendable {
         return connection
     }
 }
-
-/// A flag set once, read from any thread.
-final class AtomicFlag: @unchecked Sendable {
-    private let lock = NSLock()
-    private var value = false
-    func set() { lock.withLock { value = true } }
-    var isSet: Bool { lock.withLock { value } }
-}

@@ -64,8 +64,3 @@ final class JSONLinesFileWriter: Sendable {
     deinit { descriptor.withLock { _ = close($0) } }
 }
 
-/// A plain error with a message for people.
-public struct HostError: Error, CustomStringConvertible, Sendable {
-    public let description: String
-    public init(_ description: String) { self.description = description }
-}

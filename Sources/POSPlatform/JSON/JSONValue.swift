@@ -74,7 +74,7 @@ public enum JSONValue: Equatable, Sendable {
 
     public var jsonBytes: [UInt8] { Array(jsonText.utf8) }
 
-    func write(to output: inout String) {
+    public func write(to output: inout String) {
         switch self {
         case .null: output += "null"
         case .bool(let value): output += value ? "true" : "false"
@@ -106,7 +106,7 @@ public enum JSONValue: Equatable, Sendable {
         }
     }
 
-    static func writeString(_ value: String, to output: inout String) {
+    public static func writeString(_ value: String, to output: inout String) {
         output += "\""
         // Most strings need no escape: appended whole (per scalar was 5% of the host's CPU).
         if !value.utf8.contains(where: { $0 < 0x20 || $0 == UInt8(ascii: "\"") || $0 == UInt8(ascii: "\\") }) {

@@ -7,25 +7,25 @@ public struct KafkaError: Error, CustomStringConvertible, Sendable {
     public let message: String
     public var description: String { message }
 
-    init(_ code: rd_kafka_resp_err_t, context: String) {
+    public init(_ code: rd_kafka_resp_err_t, context: String) {
         self.code = code.rawValue
         message = "\(context): \(String(cString: rd_kafka_err2str(code)))"
     }
 
-    init(message: String) {
+    public init(message: String) {
         code = -1
         self.message = message
     }
 }
 
 /// Builds an `rd_kafka_conf_t` from properties (librdkafka's CONFIGURATION.md names).
-enum KafkaConfiguration {
+public enum KafkaConfiguration {
     /// The NUL-terminated text in an error buffer.
-    static func text(_ buffer: [CChar]) -> String {
+    public static func text(_ buffer: [CChar]) -> String {
         String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
     }
 
-    static func make(_ properties: [String: String]) throws(KafkaError) -> OpaquePointer {
+    public static func make(_ properties: [String: String]) throws(KafkaError) -> OpaquePointer {
         let configuration = rd_kafka_conf_new()!
         var error = [CChar](repeating: 0, count: 512)
         for (name, value) in properties.sorted(by: { $0.key < $1.key }) {
@@ -38,7 +38,7 @@ enum KafkaConfiguration {
     }
 
     /// Creates a client; the configuration is consumed on success and destroyed on failure.
-    static func client(_ type: rd_kafka_type_t, _ configuration: OpaquePointer) throws(KafkaError) -> OpaquePointer {
+    public static func client(_ type: rd_kafka_type_t, _ configuration: OpaquePointer) throws(KafkaError) -> OpaquePointer {
         var error = [CChar](repeating: 0, count: 512)
         guard let client = rd_kafka_new(type, configuration, &error, error.count) else {
             rd_kafka_conf_destroy(configuration)
@@ -59,7 +59,7 @@ public struct KafkaMessage: Sendable, Equatable {
     public var headers: [String: [UInt8]]
     public var timestampMilliseconds: Int64?
 
-    init(_ raw: UnsafeMutablePointer<rd_kafka_message_t>) {
+    public init(_ raw: UnsafeMutablePointer<rd_kafka_message_t>) {
         let message = raw.pointee
         topic = message.rkt.map { String(cString: rd_kafka_topic_name($0)) } ?? ""
         partition = message.partition

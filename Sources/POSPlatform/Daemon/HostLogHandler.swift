@@ -18,8 +18,8 @@ public struct HostLogHandler: LogHandler {
 
     public var metadata: Logger.Metadata = [:]
     public var logLevel: Logger.Level = .info
-    let label: String
-    let format: Format
+    public let label: String
+    public let format: Format
     private static let output = Mutex(FileHandle.standardError)
 
     public init(label: String, format: Format) {
@@ -38,7 +38,7 @@ public struct HostLogHandler: LogHandler {
     }
 
     /// One complete line (with its newline) for an entry.
-    func line(level: Logger.Level, message: String, metadata: Logger.Metadata, time: Date) -> String {
+    public func line(level: Logger.Level, message: String, metadata: Logger.Metadata, time: Date) -> String {
         let keys = metadata.keys.sorted()
         switch format {
         case .json:
@@ -55,7 +55,7 @@ public struct HostLogHandler: LogHandler {
         }
     }
 
-    static func priority(_ level: Logger.Level) -> Int {
+    public static func priority(_ level: Logger.Level) -> Int {
         switch level {
         case .trace, .debug: 7
         case .info: 6
@@ -83,18 +83,18 @@ public struct HostLogHandler: LogHandler {
         return output
     }
 
-    static func needsEscape(_ scalar: Unicode.Scalar) -> Bool {
+    public static func needsEscape(_ scalar: Unicode.Scalar) -> Bool {
         scalar.value < 0x20 || (0x7F...0x9F).contains(scalar.value) || scalar.value == 0x2028 || scalar.value == 0x2029
     }
 
-    static func quoted(_ value: String) -> String {
+    public static func quoted(_ value: String) -> String {
         value.contains(where: { $0 == " " || $0 == "\"" || $0 == "=" }) || value.unicodeScalars.contains(where: needsEscape)
             ? JSONValue.string(value).jsonText : value
     }
 
-    static func timestamp(_ date: Date) -> String {
+    public static func timestamp(_ date: Date) -> String {
         let milliseconds = Int64((date.timeIntervalSince1970 * 1000).rounded(.down))
-        return StoreTrafficGenerator.iso8601(milliseconds: milliseconds)
+        return UTCTime.iso8601(milliseconds: milliseconds)
     }
 
     /// The format from `POS_LOG_FORMAT`, else journal under systemd, else text.

@@ -6,8 +6,8 @@
 /// what it accepts (no NaN/Infinity, no numbers that overflow a Double, no duplicate keys, no
 /// unpaired surrogates, no invalid UTF-8), and cheap (no Foundation bridging; profiled as 10% of
 /// the host's CPU when it went through JSONSerialization). See ADR 13.
-struct JSONParser {
-    static let maximumDepth = 128
+public struct JSONParser {
+    public static let maximumDepth = 128
 
     private let bytes: [UInt8]
     private var index = 0
@@ -15,7 +15,7 @@ struct JSONParser {
 
     private init(_ bytes: [UInt8]) { self.bytes = bytes }
 
-    static func parse(_ bytes: [UInt8]) throws(JSONValue.ParseError) -> JSONValue {
+    public static func parse(_ bytes: [UInt8]) throws(JSONValue.ParseError) -> JSONValue {
         var parser = JSONParser(bytes)
         parser.skipWhitespace()
         let value = try parser.value()

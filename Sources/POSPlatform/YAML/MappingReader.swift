@@ -1,11 +1,11 @@
 /// Reads a YAML mapping into typed fields, reporting wrong types with file:line:column and
 /// refusing keys nobody asked for (a typo in a config file must not be silently ignored).
-struct MappingReader {
-    let node: YAMLNode
+public struct MappingReader {
+    public let node: YAMLNode
     private let members: [String: (keyMark: SourceMark, value: YAMLNode)]
     private var consumed: Set<String> = []
 
-    init(_ node: YAMLNode, what: String) throws(ConfigError) {
+    public init(_ node: YAMLNode, what: String) throws(ConfigError) {
         guard case .mapping(let list, _) = node else {
             throw ConfigError("\(what) must be a mapping of keys to values", at: node.mark)
         }
@@ -15,12 +15,12 @@ struct MappingReader {
         self.members = members
     }
 
-    mutating func raw(_ key: String) -> YAMLNode? {
+    public mutating func raw(_ key: String) -> YAMLNode? {
         consumed.insert(key)
         return members[key]?.value
     }
 
-    mutating func string(_ key: String) throws(ConfigError) -> String? {
+    public mutating func string(_ key: String) throws(ConfigError) -> String? {
         guard let value = raw(key) else { return nil }
         switch value.jsonValue {
         case .string(let text): return text
@@ -29,7 +29,7 @@ struct MappingReader {
         }
     }
 
-    mutating func bool(_ key: String) throws(ConfigError) -> Bool? {
+    public mutating func bool(_ key: String) throws(ConfigError) -> Bool? {
         guard let value = raw(key) else { return nil }
         guard case .bool(let flag) = value.jsonValue else {
             throw ConfigError("'\(key)' must be true or false", at: value.mark)
@@ -37,7 +37,7 @@ struct MappingReader {
         return flag
     }
 
-    mutating func integer(_ key: String, in range: ClosedRange<Int>) throws(ConfigError) -> Int? {
+    public mutating func integer(_ key: String, in range: ClosedRange<Int>) throws(ConfigError) -> Int? {
         guard let value = raw(key) else { return nil }
         guard case .number(let number) = value.jsonValue, number.rounded() == number, number.magnitude < 1e15 else {
             throw ConfigError("'\(key)' must be a whole number", at: value.mark)
@@ -48,7 +48,7 @@ struct MappingReader {
         return Int(number)
     }
 
-    mutating func stringList(_ key: String) throws(ConfigError) -> [String]? {
+    public mutating func stringList(_ key: String) throws(ConfigError) -> [String]? {
         guard let value = raw(key) else { return nil }
         guard case .sequence(let items, _) = value else { throw ConfigError("'\(key)' must be a list", at: value.mark) }
         var result: [String] = []
@@ -61,13 +61,13 @@ struct MappingReader {
         return result
     }
 
-    mutating func section(_ key: String) throws(ConfigError) -> MappingReader? {
+    public mutating func section(_ key: String) throws(ConfigError) -> MappingReader? {
         guard let value = raw(key) else { return nil }
         return try MappingReader(value, what: "'\(key)'")
     }
 
     /// Throws for the first key in the mapping that no accessor asked for.
-    func rejectUnknownKeys(allowed: [String]) throws(ConfigError) {
+    public func rejectUnknownKeys(allowed: [String]) throws(ConfigError) {
         guard case .mapping(let list, _) = node else { return }
         for member in list where !consumed.contains(member.key) {
             throw ConfigError(

@@ -7,9 +7,9 @@ import Glibc
 
 /// A thread that waits on one file descriptor with poll(2) and can be stopped from another
 /// thread at any moment (through a self-pipe), for the host's small blocking servers.
-final class PollingThread: @unchecked Sendable {
+public final class PollingThread: @unchecked Sendable {
     // @unchecked: the pipe is created in init and closed only after the thread has finished.
-    enum Wake {
+    public enum Wake {
         /// The descriptor is readable.
         case ready
         /// The timeout passed.
@@ -20,14 +20,14 @@ final class PollingThread: @unchecked Sendable {
     private let finished = DispatchSemaphore(value: 0)
     private let running = Atomic<Bool>(false)
 
-    init() throws {
+    public init() throws {
         guard pipe(&stopPipe) == 0 else { throw HostError("pipe failed: \(String(cString: strerror(errno)))") }
         for end in stopPipe { _ = fcntl(end, F_SETFD, FD_CLOEXEC) }
     }
 
     /// Runs `body` on a new thread; `body` waits with ``wait(for:timeoutMilliseconds:)`` and
     /// returns when that gives nil (stop requested).
-    func start(_ body: @escaping @Sendable (PollingThread) -> Void) {
+    public func start(_ body: @escaping @Sendable (PollingThread) -> Void) {
         running.store(true, ordering: .sequentiallyConsistent)
         Thread.detachNewThread { [self] in
             body(self)
@@ -37,7 +37,7 @@ final class PollingThread: @unchecked Sendable {
 
     /// Waits until `descriptor` is readable or `timeoutMilliseconds` pass (-1: no timeout);
     /// nil once ``stop()`` has been called.
-    func wait(for descriptor: Int32, timeoutMilliseconds: Int32) -> Wake? {
+    public func wait(for descriptor: Int32, timeoutMilliseconds: Int32) -> Wake? {
         while running.load(ordering: .relaxed) {
             var fds = [pollfd(fd: descriptor, events: Int16(POLLIN), revents: 0), pollfd(fd: stopPipe[0], events: Int16(POLLIN), revents: 0)]
             let ready = poll(&fds, 2, timeoutMilliseconds)
@@ -49,7 +49,7 @@ final class PollingThread: @unchecked Sendable {
     }
 
     /// Stops the thread and waits for it. Idempotent.
-    func stop() {
+    public func stop() {
         guard running.exchange(false, ordering: .sequentiallyConsistent) else { return }
         var byte: UInt8 = 1
         _ = write(stopPipe[1], &byte, 1)

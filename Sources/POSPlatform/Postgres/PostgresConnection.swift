@@ -54,12 +54,12 @@ public struct PostgresRows: Sendable {
 public final class PostgresConnection {
     public let conninfo: String
     private var connection: OpaquePointer?
-    let logger: Logger
+    public let logger: Logger
     private let noticeSink: NoticeSink
 
-    final class NoticeSink {
-        let logger: Logger
-        init(logger: Logger) { self.logger = logger }
+    public final class NoticeSink {
+        public let logger: Logger
+        public init(logger: Logger) { self.logger = logger }
     }
 
     public init(conninfo: String, logger: Logger) throws(PostgresError) {
@@ -220,7 +220,7 @@ public final class PostgresConnection {
 public final class PostgresPool: @unchecked Sendable {
     // @unchecked: `idle` is guarded by `condition`; a borrowed connection is used by one thread.
     public let conninfo: String
-    let logger: Logger
+    public let logger: Logger
     private let condition = NSCondition()
     private var idle: [PostgresConnection] = []
     private var created = 0

@@ -8,16 +8,16 @@ import Synchronization
 /// `onDeliveryFailure`, never dropped silently). A background thread serves delivery reports.
 public final class KafkaProducer: @unchecked Sendable {
     // @unchecked: `client` is thread-safe (librdkafka's contract); the rest is atomics or immutable.
-    let client: OpaquePointer
+    public let client: OpaquePointer
     private let delivered = Atomic<Int>(0)
     private let failed = Atomic<Int>(0)
     private let running = Atomic<Bool>(true)
     private let finished = DispatchSemaphore(value: 0)
     private let callbacks: Callbacks
 
-    final class Callbacks: @unchecked Sendable {
+    public final class Callbacks: @unchecked Sendable {
         // Set once before the client exists; read from librdkafka's callback thread.
-        var onDeliveryFailure: (@Sendable (String) -> Void)?
+        public var onDeliveryFailure: (@Sendable (String) -> Void)?
         weak var producer: KafkaProducer?
     }
 

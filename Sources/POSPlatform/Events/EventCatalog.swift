@@ -7,7 +7,7 @@ public struct EventCatalog: Sendable {
         /// An id the original system sent either as a number or as text.
         case identifier
 
-        func accepts(_ value: JSONValue) -> Bool {
+        public func accepts(_ value: JSONValue) -> Bool {
             switch (self, value) {
             case (.string, .string), (.boolean, .bool), (.object, .object), (.array, .array), (.number, .number): return true
             case (.integer, .number): return value.exactInteger != nil
@@ -53,7 +53,7 @@ public struct EventCatalog: Sendable {
     /// Renames original fields and checks the payload of `spec`; returns the canonical payload
     /// or the reason it does not satisfy the type's schema. Unknown fields are kept (newer
     /// producers may add fields).
-    public func normalise(_ payload: [String: JSONValue], as spec: EventSpec) -> Result<[String: JSONValue], EventDecoder.Rejection> {
+    public func normalise(_ payload: [String: JSONValue], as spec: EventSpec) -> Result<[String: JSONValue], EventRejection> {
         var fields = payload
         for (original, canonical) in spec.renames where fields[canonical] == nil {
             if let value = fields.removeValue(forKey: original) { fields[canonical] = value }
@@ -81,7 +81,7 @@ public struct EventCatalog: Sendable {
 
     /// Ranges by field name, the same on every type that declares the field (docs/events.md).
     /// Amounts are never negative: a refund would be its own type with its own rule.
-    static let ranges: [String: ClosedRange<Double>] = [
+    public static let ranges: [String: ClosedRange<Double>] = [
         "quantity": 1...1_000_000, "price": 0...100_000_000, "amount": 0...100_000_000, "subtotal": 0...100_000_000,
         "total": 0...100_000_000, "customer_age": 0...150, "minimum_age": 0...150, "items": 0...1_000_000,
     ]
@@ -90,7 +90,7 @@ public struct EventCatalog: Sendable {
     public static let maximumTextBytes = 4096
 
     /// What is wrong with a value of the right type, or nil.
-    static func check(_ value: JSONValue, of field: Field) -> String? {
+    public static func check(_ value: JSONValue, of field: Field) -> String? {
         switch value {
         case .number(let number):
             if let range = ranges[field.name], !range.contains(number) {
@@ -112,7 +112,7 @@ public struct EventCatalog: Sendable {
     }
 
     /// A value's type for an error message, with the value itself when it is short.
-    static func describe(_ value: JSONValue) -> String {
+    public static func describe(_ value: JSONValue) -> String {
         switch value {
         case .number: "number \(value.jsonText.prefix(40))"
         case .bool, .null: "\(value.typeName) \(value.jsonText.prefix(40))"
@@ -183,4 +183,11 @@ extension EventCatalog {
         EventSpec(type: "BASKET_TOTALLED", summary: "Running totals of a paid basket (example plugin basket_tally)", aliases: [],
                   fields: [f("basket_id", .string), f("items", .integer), f("total", .number)], renames: [:]),
     ])
+}
+
+/// Why an event was refused: a reason for people, which the dead-letter record carries.
+public struct EventRejection: Error, Equatable, CustomStringConvertible, Sendable {
+    public var reason: String
+    public var description: String { reason }
+    public init(reason: String) { self.reason = reason }
 }

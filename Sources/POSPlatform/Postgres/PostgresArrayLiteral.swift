@@ -1,10 +1,10 @@
 /// PostgreSQL array literals for text parameters, so that a batch of rows goes in one statement
 /// (`unnest($n::bytea[])`) instead of one round trip per row.
-enum PostgresArrayLiteral {
+public enum PostgresArrayLiteral {
     private static let hexDigits = Array("0123456789abcdef".utf8)
 
     /// A bytea[] literal: each element `"\\x<hex>"`.
-    static func bytea(_ values: [[UInt8]]) -> String {
+    public static func bytea(_ values: [[UInt8]]) -> String {
         var literal: [UInt8] = [UInt8(ascii: "{")]
         literal.reserveCapacity(values.reduce(2) { $0 + $1.count * 2 + 6 })
         for (index, value) in values.enumerated() {
@@ -21,7 +21,7 @@ enum PostgresArrayLiteral {
     }
 
     /// A text[] literal: every element quoted, quotes and backslashes escaped; nil is NULL.
-    static func text(_ values: [String?]) -> String {
+    public static func text(_ values: [String?]) -> String {
         "{" + values.map { value in
             guard let value else { return "NULL" }
             var quoted = "\""

@@ -7,6 +7,11 @@ public struct SourceMark: Sendable, Equatable, CustomStringConvertible {
     public var line: Int
     public var column: Int
     public var description: String { "\(file):\(line):\(column)" }
+    public init(file: String, line: Int, column: Int) {
+        self.file = file
+        self.line = line
+        self.column = column
+    }
 }
 
 /// An error in a configuration file, always naming file:line:column.
@@ -48,7 +53,7 @@ public indirect enum YAMLNode: Sendable {
         }
     }
 
-    static func plainScalarValue(_ text: String) -> JSONValue {
+    public static func plainScalarValue(_ text: String) -> JSONValue {
         switch text {
         case "", "~", "null", "Null", "NULL": return .null
         case "true", "True", "TRUE": return .bool(true)
@@ -89,18 +94,18 @@ public enum YAMLParser {
         }
     }
 
-    struct EventReader {
-        let parser: UnsafeMutablePointer<yaml_parser_t>
-        let file: String
+    public struct EventReader {
+        public let parser: UnsafeMutablePointer<yaml_parser_t>
+        public let file: String
         /// libyaml has no peek: an event read ahead to look for the end of a collection is kept here.
-        var pending: yaml_event_t? = nil
+        public var pending: yaml_event_t? = nil
 
-        func mark(_ mark: yaml_mark_t) -> SourceMark {
+        public func mark(_ mark: yaml_mark_t) -> SourceMark {
             SourceMark(file: file, line: Int(mark.line) + 1, column: Int(mark.column) + 1)
         }
 
         /// The next event; the caller must `yaml_event_delete` it.
-        mutating func next() throws(ConfigError) -> yaml_event_t {
+        public mutating func next() throws(ConfigError) -> yaml_event_t {
             if let event = pending {
                 pending = nil
                 return event
@@ -114,7 +119,7 @@ public enum YAMLParser {
             return event
         }
 
-        mutating func document() throws(ConfigError) -> YAMLNode {
+        public mutating func document() throws(ConfigError) -> YAMLNode {
             var event = try next()  // STREAM_START
             yaml_event_delete(&event)
             event = try next()
@@ -134,7 +139,7 @@ public enum YAMLParser {
             return root
         }
 
-        mutating func node() throws(ConfigError) -> YAMLNode {
+        public mutating func node() throws(ConfigError) -> YAMLNode {
             var event = try next()
             defer { yaml_event_delete(&event) }
             let start = mark(event.start_mark)
@@ -166,7 +171,7 @@ public enum YAMLParser {
         }
 
         /// The next node, or nil when the next event is `end` (which is consumed).
-        mutating func nodeUnless(_ end: yaml_event_type_t) throws(ConfigError) -> YAMLNode? {
+        public mutating func nodeUnless(_ end: yaml_event_type_t) throws(ConfigError) -> YAMLNode? {
             var event = try next()
             if event.type == end {
                 yaml_event_delete(&event)
