@@ -1,4 +1,4 @@
-// swift-tools-version:6.0
+// swift-tools-version:6.2
 import PackageDescription
 
 // Every Swift plugin is a dynamic library that must never be unmapped (dlclose of a Swift
@@ -15,6 +15,7 @@ let package = Package(
     name: "pos-plugin-host",
     products: [
         .executable(name: "pos-host", targets: ["pos-host"]),
+        .executable(name: "pos-api", targets: ["pos-api"]),
         .executable(name: "pluginctl", targets: ["pluginctl"]),
         .executable(name: "pos-plugin-worker", targets: ["pos-plugin-worker"]),
         .executable(name: "pos-bench", targets: ["pos-bench"]),
@@ -37,6 +38,12 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
         .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
         .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird-auth", from: "2.5.0"),
+        .package(url: "https://github.com/GraphQLSwift/Graphiti", from: "3.1.0"),
+        .package(url: "https://github.com/GraphQLSwift/GraphQL", from: "4.3.0"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
+        .package(url: "https://github.com/apple/swift-collections", from: "1.6.0"),
     ],
     targets: [
         // The stable C ABI: a header and nothing else (abi.c only exists because SwiftPM needs a source file).
@@ -78,6 +85,24 @@ let package = Package(
                 .product(name: "Prometheus", package: "swift-prometheus"),
             ]),
 
+        // The checkout: the POS domain (catalogue, baskets, tenders, sign-in) and its GraphQL API.
+        .target(
+            name: "POSCheckout",
+            dependencies: [
+                "POSPlatform", "AAMVA",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdBcrypt", package: "hummingbird-auth"),
+                .product(name: "Graphiti", package: "Graphiti"),
+                .product(name: "GraphQL", package: "GraphQL"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "OrderedCollections", package: "swift-collections"),
+            ]),
+        .executableTarget(
+            name: "pos-api",
+            dependencies: ["POSCheckout", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
         .executableTarget(
             name: "pos-host",
             dependencies: ["PluginHost", .product(name: "ArgumentParser", package: "swift-argument-parser")]),

@@ -82,13 +82,17 @@ enum AgeCheck {
         return .passed(age: birth.age(on: today))
     }
 
-    static func typed(_ age: Int, required: Int) -> AgeVerdict {
+    /// A typed age, or one derived from an ID by the producer (`idExpired` then says whether
+    /// that ID had expired).
+    static func typed(_ age: Int, required: Int, idExpired: Bool = false) -> AgeVerdict {
         guard (0...150).contains(age) else {
             return .failed([AgeFailure(reason: "INVALID_AGE", detail: "\(age) is not an age")])
         }
-        guard age >= required else {
-            return .failed([AgeFailure(reason: "INSUFFICIENT_AGE", detail: "the customer is \(age); \(required) is required")])
+        var failures: [AgeFailure] = []
+        if idExpired { failures.append(AgeFailure(reason: "EXPIRED_ID", detail: "this ID has expired")) }
+        if age < required {
+            failures.append(AgeFailure(reason: "INSUFFICIENT_AGE", detail: "the customer is \(age); \(required) is required"))
         }
-        return .passed(age: age)
+        return failures.isEmpty ? .passed(age: age) : .failed(failures)
     }
 }

@@ -72,6 +72,10 @@ final class AgeVerificationPlugin: POSPlugin {
         var customerAge: Int?
         var dateOfBirth: String?
         var idScan: String?
+        /// From a producer that read the ID itself (pos-api) and sends only derived facts:
+        /// whether the ID was expired, or why it could not be read.
+        var idExpired: Bool?
+        var idProblem: String?
         var method: String?
         var verifierEmployeeId: PluginIdentifier?
         var storeId: PluginIdentifier?
@@ -219,9 +223,12 @@ final class AgeVerificationPlugin: POSPlugin {
         } else if let text = check.dateOfBirth {
             method = check.method ?? "DATE_OF_BIRTH"
             verdict = AgeCheck.dateOfBirth(text, required: required ?? 0, today: today)
+        } else if let problem = check.idProblem {
+            method = check.method ?? "ID_SCAN"
+            verdict = .failed([AgeFailure(reason: "MALFORMED_ID", detail: problem)])
         } else if let typed = check.customerAge {
             method = check.method ?? "MANUAL_CHECK"
-            verdict = AgeCheck.typed(typed, required: required ?? 0)
+            verdict = AgeCheck.typed(typed, required: required ?? 0, idExpired: check.idExpired == true && !settings.acceptExpiredIds)
         } else {
             throw PluginError.reject("AGE_VERIFIED for \(check.basketId) carries no customer_age, date_of_birth or id_scan")
         }

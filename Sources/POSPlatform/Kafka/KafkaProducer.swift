@@ -34,6 +34,12 @@ public final class KafkaProducer: @unchecked Sendable {
             guard let message, let opaque else { return }
             let callbacks = Unmanaged<Callbacks>.fromOpaque(opaque).takeUnretainedValue()
             guard let producer = callbacks.producer else { return }
+            if let report = message.pointee._private {
+                let box = Unmanaged<DeliveryReport>.fromOpaque(report).takeRetainedValue()
+                box.call(message.pointee.err == RD_KAFKA_RESP_ERR_NO_ERROR
+                    ? .success(KafkaDelivery(partition: message.pointee.partition, offset: message.pointee.offset))
+                    : .failure(KafkaError(message.pointee.err, context: "delivery")))
+            }
             if message.pointee.err == RD_KAFKA_RESP_ERR_NO_ERROR {
                 producer.delivered.wrappingAdd(1, ordering: .relaxed)
             } else {
@@ -52,6 +58,22 @@ public final class KafkaProducer: @unchecked Sendable {
 
     /// Queues a message. Waits (serving delivery reports) while librdkafka's queue is full.
     public func produce(topic: String, partition: Int32 = -1, key: [UInt8]?, value: [UInt8], headers: [(String, [UInt8])] = []) throws(KafkaError) {
+        try produce(topic: topic, partition: partition, key: key, value: value, headers: headers, report: nil)
+    }
+
+    /// Queues a message and calls `onDelivered` (on the delivery-report thread) with where the
+    /// broker stored it, or why it could not, after librdkafka's own retries.
+    public func produce(
+        topic: String, partition: Int32 = -1, key: [UInt8]?, value: [UInt8], headers: [(String, [UInt8])] = [],
+        onDelivered: @escaping @Sendable (Result<KafkaDelivery, KafkaError>) -> Void
+    ) throws(KafkaError) {
+        try produce(topic: topic, partition: partition, key: key, value: value, headers: headers, report: DeliveryReport(onDelivered))
+    }
+
+    private func produce(topic: String, partition: Int32, key: [UInt8]?, value: [UInt8], headers: [(String, [UInt8])], report: DeliveryReport?) throws(KafkaError) {
+        // Retained for librdkafka; the delivery callback releases it (or this function, when
+        // the message was never queued).
+        let opaque = report.map { Unmanaged.passRetained($0).toOpaque() }
         while true {
             let list: OpaquePointer? = headers.isEmpty ? nil : rd_kafka_headers_new(headers.count)
             for (name, value) in headers {
@@ -61,12 +83,15 @@ public final class KafkaProducer: @unchecked Sendable {
                 value.withUnsafeBytes { valueBytes in
                     pos_kafka_produce(
                         client, topic, partition, key == nil ? nil : keyBytes.baseAddress, key?.count ?? 0, valueBytes.baseAddress,
-                        valueBytes.count, list, nil)
+                        valueBytes.count, list, opaque)
                 }
             }
             if result == RD_KAFKA_RESP_ERR_NO_ERROR { return }
             if let list { rd_kafka_headers_destroy(list) }
-            guard result == RD_KAFKA_RESP_ERR__QUEUE_FULL else { throw KafkaError(result, context: "produce to \(topic)") }
+            guard result == RD_KAFKA_RESP_ERR__QUEUE_FULL else {
+                if let opaque { Unmanaged<DeliveryReport>.fromOpaque(opaque).release() }
+                throw KafkaError(result, context: "produce to \(topic)")
+            }
             rd_kafka_poll(client, 10)
         }
     }
@@ -89,4 +114,20 @@ public final class KafkaProducer: @unchecked Sendable {
     }
 
     deinit { close() }
+}
+
+/// Where the broker stored a produced message.
+public struct KafkaDelivery: Sendable, Equatable {
+    public var partition: Int32
+    public var offset: Int64
+    public init(partition: Int32, offset: Int64) {
+        self.partition = partition
+        self.offset = offset
+    }
+}
+
+/// A produce call's completion, carried through librdkafka as the message's opaque pointer.
+final class DeliveryReport: Sendable {
+    let call: @Sendable (Result<KafkaDelivery, KafkaError>) -> Void
+    init(_ call: @escaping @Sendable (Result<KafkaDelivery, KafkaError>) -> Void) { self.call = call }
 }

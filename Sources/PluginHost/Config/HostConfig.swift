@@ -73,7 +73,7 @@ public struct HostConfig: Sendable, Equatable {
             dispatch: DispatchDefaults(), maxEventBytes: 1 << 20)
     }
 
-    static let topLevelKeys = ["plugins_dir", "control_socket", "dead_letter_file", "emitted_events_file", "state_dir", "log_level", "metrics_listen", "dispatch", "supervision", "events", "kafka", "database"]
+    static let topLevelKeys = ["api", "plugins_dir", "control_socket", "dead_letter_file", "emitted_events_file", "state_dir", "log_level", "metrics_listen", "dispatch", "supervision", "events", "kafka", "database"]
     static let kafkaKeys = ["bootstrap_servers", "topics", "group_prefix", "dead_letter_suffix", "emit_topic", "fetch_wait_ms", "embedded_partitions", "properties"]
     static let dispatchKeys = ["queue_capacity", "lanes", "max_attempts", "backoff_initial_ms", "backoff_max_ms", "batch_size"]
 
@@ -182,6 +182,7 @@ public struct HostConfig: Sendable, Equatable {
             try section.rejectUnknownKeys(allowed: kafkaKeys)
             config.kafka = kafka
         }
+        _ = root.raw("api")  // pos-api's section: pos-api checks it
         try root.rejectUnknownKeys(allowed: topLevelKeys)
         return config
     }

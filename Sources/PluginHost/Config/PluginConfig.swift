@@ -3,13 +3,7 @@ import Foundation
 /// One plugin's settings file, `plugins.d/<name>.yaml`.
 public struct PluginConfig: Sendable, Equatable {
     /// Where a plugin runs.
-    public enum Isolation: String, Sendable, Equatable, CaseIterable {
-        /// In the host process, called directly: fastest, for trusted plugins only (a crash of
-        /// the plugin is a crash of the host).
-        case inprocess
-        /// In its own supervised worker process (the default).
-        case process
-    }
+    public typealias Isolation = PluginIsolation
 
     /// What a plugin reads first when it is enabled again after being disabled.
     public enum EnablePolicy: String, Sendable, Equatable {

@@ -16,12 +16,37 @@ public struct ControlRequest: Codable, Sendable, Equatable {
     public var plugin: String?
     public var query: String?
     public var request: String?
+    /// For `query`: answer only once the plugin has handled every event at or before these
+    /// positions (a caller's own events), waiting up to `waitMilliseconds`. A host that does
+    /// not consume the plugin right now answers `not_owner`; one that has not caught up in
+    /// time, `pending`.
+    public var after: [QueryPosition]?
+    public var waitMilliseconds: Int?
 
-    public init(command: Command, plugin: String? = nil, query: String? = nil, request: String? = nil) {
+    /// A position on the bus: a topic's partition and an offset in it.
+    public struct QueryPosition: Codable, Sendable, Equatable {
+        public var topic: String
+        public var partition: Int32
+        public var offset: Int64
+        public init(topic: String, partition: Int32, offset: Int64) {
+            self.topic = topic
+            self.partition = partition
+            self.offset = offset
+        }
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case command, plugin, query, request, after
+        case waitMilliseconds = "wait_ms"
+    }
+
+    public init(command: Command, plugin: String? = nil, query: String? = nil, request: String? = nil, after: [QueryPosition]? = nil, waitMilliseconds: Int? = nil) {
         self.command = command
         self.plugin = plugin
         self.query = query
         self.request = request
+        self.after = after
+        self.waitMilliseconds = waitMilliseconds
     }
 }
 
@@ -35,6 +60,7 @@ public struct ControlResponse: Codable, Sendable, Equatable {
     /// What a restart did.
     public var change: PluginChange?
     /// Why a request failed, for exit codes: `no_such_plugin`, `unknown_query`, `not_running`,
+    /// `not_owner` and `pending` (a query with `after`),
     /// `bad_request`, `failed` (the plugin's own error).
     public var code: String?
 

@@ -114,25 +114,13 @@ public enum PostgresSchema {
     ]
 
     /// The advisory lock key serialising migrations ("pos-host" in ASCII).
-    static let lockKey = "8100484143111116"
+    static let migrator = PostgresMigrator(
+        table: "pos_schema_migrations", lockKey: "8100484143111116",
+        migrations: migrations.map { PostgresMigrator.Migration(version: $0.version, sql: $0.sql) })
 
-    public static var latestVersion: Int { migrations.last!.version }
+    public static var latestVersion: Int { migrator.latestVersion }
 
     /// Brings the database to the latest schema; returns the versions it applied.
     @discardableResult
-    public static func migrate(_ connection: PostgresConnection) throws -> [Int] {
-        var applied: [Int] = []
-        for migration in migrations {
-            try connection.transaction { db in
-                try db.execute("SELECT pg_advisory_xact_lock($1::bigint)", [.text(lockKey)])
-                try db.execute("CREATE TABLE IF NOT EXISTS pos_schema_migrations (version int PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())")
-                let done = try db.execute("SELECT 1 FROM pos_schema_migrations WHERE version = $1", [.text(String(migration.version))])
-                guard done.rows.isEmpty else { return }
-                try db.executeScript(migration.sql)
-                try db.execute("INSERT INTO pos_schema_migrations (version) VALUES ($1)", [.text(String(migration.version))])
-                applied.append(migration.version)
-            }
-        }
-        return applied
-    }
+    public static func migrate(_ connection: PostgresConnection) throws -> [Int] { try migrator.migrate(connection) }
 }

@@ -373,6 +373,9 @@ public final class HostRuntime: @unchecked Sendable {
             guard registry.status().contains(where: { $0.name == plugin }) else {
                 return ControlResponse(ok: false, error: "no plugin named \(plugin)", code: "no_such_plugin")
             }
+            if let after = request.after, !after.isEmpty, let refusal = waitUntilHandled(plugin, after, waitMilliseconds: request.waitMilliseconds ?? 2000) {
+                return refusal
+            }
             switch registry.query(plugin: plugin, name: name, request: body) {
             case .answer(let bytes): return ControlResponse(ok: true, answer: String(decoding: bytes, as: UTF8.self))
             case .unknownQuery(let detail): return ControlResponse(ok: false, error: "unknown query: \(detail)", code: "unknown_query")
@@ -388,6 +391,28 @@ public final class HostRuntime: @unchecked Sendable {
             return ControlResponse(
                 ok: change.action == .restarted, error: change.action == .restarted ? nil : change.detail, code: change.action == .restarted ? nil : "failed",
                 change: change)
+        }
+    }
+
+    /// Waits until `plugin` has handled every event at or before `positions` here; nil when it
+    /// has, else the refusal to answer with (`not_owner`, `pending`, `bad_request`).
+    func waitUntilHandled(_ plugin: String, _ positions: [ControlRequest.QueryPosition], waitMilliseconds: Int) -> ControlResponse? {
+        guard let bridge = kafka?.bridge else {
+            return ControlResponse(ok: false, error: "positions need the Kafka bus; this host reads a file", code: "bad_request")
+        }
+        let targets = positions.map { (TopicPartition(topic: $0.topic, partition: $0.partition), $0.offset) }
+        let deadline = DispatchTime.now().uptimeNanoseconds + UInt64(max(0, min(waitMilliseconds, 60_000))) * 1_000_000
+        while true {
+            switch bridge.settled(plugin, through: targets) {
+            case .settled: return nil
+            case .notHere:
+                return ControlResponse(ok: false, error: "this host does not consume \(plugin) (or those partitions) right now", code: "not_owner")
+            case .pending:
+                guard DispatchTime.now().uptimeNanoseconds < deadline else {
+                    return ControlResponse(ok: false, error: "\(plugin) has not handled those events within \(waitMilliseconds) ms", code: "pending")
+                }
+                usleep(1_000)
+            }
         }
     }
 

@@ -152,6 +152,30 @@ public final class KafkaEventBridge: PluginLifecycleObserver, @unchecked Sendabl
     /// The plugins this host consumes (all of them without shared ownership).
     public func consumes(_ name: String) -> Bool { lock.withLock { feeds[name] != nil } }
 
+    /// Whether a plugin's handling has passed some positions on this host.
+    public enum SettledAnswer: Sendable, Equatable {
+        /// Every event at or before each position is handled (or not for this plugin).
+        case settled
+        /// Some are still queued, in flight or not yet read.
+        case pending
+        /// This host does not consume the plugin, or not those partitions, right now.
+        case notHere
+    }
+
+    /// Whether `plugin` has settled every offset up to each of `positions` here.
+    public func settled(_ plugin: String, through positions: [(TopicPartition, Int64)]) -> SettledAnswer {
+        guard let feed = lock.withLock({ feeds[plugin] }) else { return .notHere }
+        var answer = SettledAnswer.settled
+        for (partition, offset) in positions {
+            switch feed.hasSettled(partition, through: offset) {
+            case nil: return .notHere
+            case false?: answer = .pending
+            case true?: break
+            }
+        }
+        return answer
+    }
+
     public func pluginSubscriptionsChanged(_ name: String, dispatcher: PluginDispatcher, subscriptions: [String]) {
         let feed = lock.withLock { feeds[name] }
         feed?.subscribe(subscriptions)
@@ -394,6 +418,16 @@ class ConsumerLoop: @unchecked Sendable {
             return due
         }
         do { try consumer.commit(offsets, synchronous: synchronous) } catch { logger.warning("commit failed: \(error)") }
+    }
+
+    /// Whether every offset of `partition` up to `offset` is read and settled; nil when this
+    /// loop does not hold the partition.
+    func hasSettled(_ partition: TopicPartition, through offset: Int64) -> Bool? {
+        progress.withLock { table in
+            guard let state = table[partition] else { return nil }
+            if let open = state.inFlight.min(), open <= offset { return false }
+            return state.highestRead >= offset || state.committed > offset
+        }
     }
 
     /// Events published but not committed, summed over the assigned partitions, from the

@@ -16,7 +16,7 @@ public final class PostgresConfigStore: Sendable {
     public struct Row: Sendable, Equatable {
         public var name: String
         public var enabled: Bool
-        public var isolation: PluginConfig.Isolation
+        public var isolation: PluginIsolation
         public var settings: JSONValue
         public var version: Int64
         public var updatedBy: String
@@ -30,7 +30,7 @@ public final class PostgresConfigStore: Sendable {
                 let name = result.text(index, 0) ?? ""
                 rows[name] = Row(
                     name: name, enabled: result.bool(index, 1) ?? false,
-                    isolation: PluginConfig.Isolation(rawValue: result.text(index, 2) ?? "") ?? .process,
+                    isolation: PluginIsolation(rawValue: result.text(index, 2) ?? "") ?? .process,
                     settings: (try? JSONValue.parse(result.text(index, 3) ?? "{}")) ?? .object([:]), version: result.int(index, 4) ?? 0,
                     updatedBy: result.text(index, 5) ?? "")
             }
@@ -43,33 +43,12 @@ public final class PostgresConfigStore: Sendable {
         try pool.with { db in try db.execute("SELECT coalesce(max(version), 0) FROM pos_plugin_config").int(0, 0) ?? 0 }
     }
 
-    /// Applies the database's view to the plugins read from YAML, first seeding rows for the
-    /// plugins the database does not know yet.
-    public func overlay(_ plugins: [String: PluginConfig], seededBy host: String) throws -> [String: PluginConfig] {
-        var rows = try rows()
-        for (name, config) in plugins.sorted(by: { $0.key < $1.key }) where rows[name] == nil {
-            _ = try write(name: name, by: "\(host) (seeded from \(name).yaml)", seedOnly: true) { _ in
-                (config.enabled, config.isolation, config.settings)
-            }
-        }
-        rows = try self.rows()
-        var result = plugins
-        for (name, row) in rows {
-            guard var config = result[name] else { continue }  // no settings file here: not installed on this host
-            config.enabled = row.enabled
-            config.isolation = row.isolation
-            config.settings = row.settings
-            result[name] = config
-        }
-        return result
-    }
-
     /// Changes a plugin's row in one transaction with its audit record and a NOTIFY; returns the
     /// new config version. `change` gets the current row (nil if none) and returns the new values.
     @discardableResult
     public func write(
         name: String, by author: String, seedOnly: Bool = false,
-        _ change: (Row?) throws -> (enabled: Bool, isolation: PluginConfig.Isolation, settings: JSONValue)
+        _ change: (Row?) throws -> (enabled: Bool, isolation: PluginIsolation, settings: JSONValue)
     ) throws -> Int64 {
         try pool.with { db in
             try db.transaction { db in
@@ -82,7 +61,7 @@ public final class PostgresConfigStore: Sendable {
                 if !current.rows.isEmpty {
                     if seedOnly { return current.int(0, 3) ?? 0 }
                     row = Row(
-                        name: name, enabled: current.bool(0, 0) ?? false, isolation: PluginConfig.Isolation(rawValue: current.text(0, 1) ?? "") ?? .process,
+                        name: name, enabled: current.bool(0, 0) ?? false, isolation: PluginIsolation(rawValue: current.text(0, 1) ?? "") ?? .process,
                         settings: (try? JSONValue.parse(current.text(0, 2) ?? "{}")) ?? .object([:]), version: current.int(0, 3) ?? 0,
                         updatedBy: current.text(0, 4) ?? "")
                 }

@@ -1,0 +1,81 @@
+import Foundation
+import Graphiti
+import GraphQL
+import Logging
+
+/// Runs GraphQL requests: limits on depth and size checked before anything runs, errors
+/// given a code in `extensions.code` (CheckoutError's, or GRAPHQL_PARSE_FAILED,
+/// GRAPHQL_VALIDATION_FAILED, BAD_USER_INPUT for arguments that do not decode), and internal
+/// errors logged in full but answered with a sentence that gives nothing away.
+public struct GraphQLService: Sendable {
+    let schema: Schema<Resolver, ApiContext>
+    let services: CheckoutServices
+    let logger: Logger
+
+    public init(services: CheckoutServices, logger: Logger) throws {
+        schema = try CheckoutGraphQLSchema.make()
+        self.services = services
+        self.logger = logger
+    }
+
+    /// The schema in SDL, as served at /graphql/schema.graphql.
+    public var sdl: String { printSchema(schema: schema.schema) }
+
+    /// One request: the GraphQL result as JSON bytes.
+    public func execute(query: String, variables: [String: Map], operationName: String?, token: String?, address: String, allowMutations: Bool = true) async -> [UInt8] {
+        let context = ApiContext(services: services, token: token, address: address)
+        var result: GraphQLResult
+        do {
+            let document = try GraphQL.parse(source: Source(body: query, name: "request"))
+            let limits = QueryLimits(maxDepth: services.config.maxQueryDepth, maxFields: services.config.maxQueryFields)
+            if let problem = limits.problem(in: document) {
+                result = GraphQLResult(errors: [GraphQLError(message: problem, extensions: ["code": "QUERY_TOO_COMPLEX"])])
+            } else if !allowMutations, QueryLimits.hasMutation(document, operationName: operationName) {
+                result = GraphQLResult(errors: [GraphQLError(message: "mutations are sent with POST", extensions: ["code": "BAD_REQUEST"])])
+            } else {
+                result = try await schema.execute(
+                    request: query, resolver: Resolver(), context: context, variables: variables, operationName: operationName)
+            }
+        } catch let error as GraphQLError {
+            result = GraphQLResult(errors: [GraphQLError(message: error.message, locations: error.locations, path: error.path, extensions: ["code": "GRAPHQL_PARSE_FAILED"])])
+        } catch {
+            result = GraphQLResult(errors: [GraphQLError(message: "the request could not be read", extensions: ["code": "BAD_REQUEST"])])
+        }
+        result.errors = result.errors.map(coded)
+        do {
+            return Array(try GraphQLJSONEncoder().encode(result))
+        } catch {
+            logger.error("graphql: cannot encode a result: \(error)")
+            return Array(#"{"errors":[{"message":"the answer could not be encoded","extensions":{"code":"INTERNAL_SERVER_ERROR"}}]}"#.utf8)
+        }
+    }
+
+    private func coded(_ error: GraphQLError) -> GraphQLError {
+        if error.extensions["code"] != nil { return error }
+        let code: String
+        var message = error.message
+        var extensions: [String: Map] = [:]
+        switch error.originalError {
+        case let checkout as CheckoutError:
+            code = checkout.code.rawValue
+            message = checkout.message
+            for (key, value) in checkout.details { extensions[key] = .string(value) }
+        case is DecodingError:
+            code = "BAD_USER_INPUT"
+            message = "an argument has the wrong type or is missing"
+        case .some(let other):
+            code = "INTERNAL_SERVER_ERROR"
+            logger.error("graphql: \(error.path) failed: \(other)")
+            message = "something went wrong on the server; nothing was changed that you were not told about"
+        case .none:
+            code = error.path.elements.isEmpty ? "GRAPHQL_VALIDATION_FAILED" : "BAD_USER_INPUT"
+        }
+        extensions["code"] = .string(code)
+        return GraphQLError(message: message, locations: error.locations, path: error.path, extensions: extensions)
+    }
+}
+
+extension GraphQLService {
+    /// The SDL without a running service (for `pos-api schema` and docs/api.md).
+    public static func schemaText() throws -> String { printSchema(schema: try CheckoutGraphQLSchema.make().schema) }
+}
