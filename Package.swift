@@ -146,7 +146,7 @@ let package = Package(
             name: "MisbehavingSwiftPlugin", dependencies: ["PluginSDK"], path: "Tests/Fixtures/MisbehavingSwift",
             linkerSettings: pluginLinkerFlags),
 
-        .testTarget(name: "PluginHostTests", dependencies: ["POSPlatform", "PluginHost", "PluginSDK", "AAMVA"]),
+        .testTarget(name: "PluginHostTests", dependencies: ["POSPlatform", "POSCheckout", "PluginHost", "PluginSDK", "AAMVA"]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -67,7 +67,8 @@ struct DirectoryClient {
         getsockopt(fd, SOL_SOCKET, SO_ERROR, &error, &length)
         guard error == 0 else { throw .network("connect failed: \(String(cString: strerror(error)))") }
 
-        // HTTP/1.0: the server closes after the response and never chunks it.
+        // HTTP/1.0: the server never chunks the response; it closes after it, or (some servers
+        // keep even 1.0 connections open) sends a Content-Length, which ends it as well.
         let request = Array("GET \(basePath)/\(Self.escape(identifier))/ HTTP/1.0\r\nHost: \(host)\r\nAccept: application/json\r\nUser-Agent: pos-customer-lookup\r\n\r\n".utf8)
         var sent = 0
         while sent < request.count {
@@ -88,6 +89,10 @@ struct DirectoryClient {
             }
             response.append(contentsOf: buffer[0..<count])
             guard response.count < 1 << 20 else { throw .network("response larger than 1 MB") }
+            if let split = Self.find([13, 10, 13, 10], in: response), let length = Self.contentLength(response[..<split]), response.count - split - 4 >= length {
+                response.removeLast(response.count - split - 4 - length)
+                break
+            }
         }
         guard let split = Self.find([13, 10, 13, 10], in: response) else { throw .network("malformed HTTP response") }
         let statusLine = String(decoding: response.prefix { $0 != 13 }, as: UTF8.self).split(separator: " ")
@@ -111,6 +116,15 @@ struct DirectoryClient {
         var time = timespec()
         clock_gettime(CLOCK_MONOTONIC, &time)
         return time.tv_sec * 1000 + time.tv_nsec / 1_000_000
+    }
+
+    /// The Content-Length of a response's header block, when it declares one.
+    static func contentLength(_ head: ArraySlice<UInt8>) -> Int? {
+        for line in String(decoding: head, as: UTF8.self).split(separator: "\r\n").dropFirst() {
+            let parts = line.split(separator: ":", maxSplits: 1)
+            if parts.count == 2, parts[0].lowercased() == "content-length" { return Int(parts[1].filter { $0 != " " && $0 != "\t" }) }
+        }
+        return nil
     }
 
     static func find(_ needle: [UInt8], in haystack: [UInt8]) -> Int? {

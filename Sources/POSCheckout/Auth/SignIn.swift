@@ -24,7 +24,7 @@ public struct SignIn: Sendable {
         public let employee: Employee
         public let terminalId: String
         public let loginTimeMilliseconds: Int64
-        public let position: EventPosition?
+        public let position: PublishedPosition?
     }
 
     /// Checked against when the username is unknown, so that costs what a real check costs.
@@ -118,7 +118,7 @@ public struct SignIn: Sendable {
     }
 
     /// Ends the session of `principal` (its token stops working) and publishes EMPLOYEE_LOGOUT.
-    public func logout(_ principal: Principal, terminalId: String?) async throws -> EventPosition? {
+    public func logout(_ principal: Principal, terminalId: String?) async throws -> PublishedPosition? {
         if let terminalId, terminalId != principal.terminalId {
             throw CheckoutError(.forbidden, "this session is on terminal \(principal.terminalId), not \(terminalId)")
         }

@@ -11,7 +11,7 @@ public struct Baskets: Sendable {
     /// A change's outcome: the basket after it, and where its events landed.
     public struct Change: Sendable {
         public var basket: Basket
-        public var positions: [EventPosition]
+        public var positions: [PublishedPosition]
         /// The line the change made or touched.
         public var line: BasketLine?
     }

@@ -19,7 +19,7 @@ enum CheckoutGraphQLSchema {
                 Field("terminalId", at: \.terminalId)
                 Field("loginTime", at: \.loginTime)
             }
-            Type(PositionView.self, as: "EventPosition") {
+            Type(PositionView.self, as: "PublishedPosition") {
                 Field("topic", at: \.topic)
                 Field("partition", at: \.partition)
                 Field("offset", at: \.offset)

@@ -32,14 +32,14 @@ struct PositionView: Sendable {
     let offset: String
     let eventId: String
 
-    init(_ position: EventPosition) {
+    init(_ position: PublishedPosition) {
         topic = position.topic
         partition = position.partition
         offset = String(position.offset)
         eventId = position.eventId
     }
 
-    static func from(_ positions: [EventPosition]) -> PositionView? { positions.last.map(PositionView.init) }
+    static func from(_ positions: [PublishedPosition]) -> PositionView? { positions.last.map(PositionView.init) }
 }
 
 struct LoginView: Sendable {

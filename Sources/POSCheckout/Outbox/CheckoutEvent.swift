@@ -46,7 +46,7 @@ public enum CheckoutClock {
 
 /// Where a published event landed: what a caller passes back when it asks a plugin for a
 /// decision that must reflect it.
-public struct EventPosition: Sendable, Equatable, Codable {
+public struct PublishedPosition: Sendable, Equatable, Codable {
     public var topic: String
     public var partition: Int
     public var offset: Int

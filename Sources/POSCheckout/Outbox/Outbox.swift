@@ -47,9 +47,9 @@ public final class Outbox: Sendable {
 
     /// Sends the rows (in order) and waits for the broker; records and returns their positions.
     /// A row that cannot be sent now stays unpublished for the sweeper; its position is nil.
-    public func publish(_ rows: [Row]) async -> [EventPosition?] {
+    public func publish(_ rows: [Row]) async -> [PublishedPosition?] {
         guard !rows.isEmpty else { return [] }
-        var positions: [EventPosition?] = []
+        var positions: [PublishedPosition?] = []
         for row in rows {
             let delivery: KafkaDelivery? = await withCheckedContinuation { continuation in
                 do {
@@ -61,7 +61,7 @@ public final class Outbox: Sendable {
                     continuation.resume(returning: nil)
                 }
             }
-            positions.append(delivery.map { EventPosition(topic: topic, partition: Int($0.partition), offset: Int($0.offset), eventId: row.event.id) })
+            positions.append(delivery.map { PublishedPosition(topic: topic, partition: Int($0.partition), offset: Int($0.offset), eventId: row.event.id) })
         }
         let delivered = zip(rows, positions).compactMap { row, position in position.map { (row.seq, $0) } }
         if !delivered.isEmpty {

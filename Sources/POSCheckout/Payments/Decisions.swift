@@ -14,7 +14,7 @@ public enum DecisionFailure: Error, Sendable, Equatable {
 /// plugin has handled every event at or before `positions` (so the decision sees the basket's
 /// whole history), or a failure after `waitMilliseconds`.
 public protocol DecisionSource: Sendable {
-    func ask(plugin: String, query: String, request: JSONValue, after positions: [EventPosition], waitMilliseconds: Int) async -> Result<JSONValue, DecisionFailure>
+    func ask(plugin: String, query: String, request: JSONValue, after positions: [PublishedPosition], waitMilliseconds: Int) async -> Result<JSONValue, DecisionFailure>
     /// The hosts' status document (what `pluginctl status` shows), when a host answers.
     func hostStatus() async -> JSONValue?
 }

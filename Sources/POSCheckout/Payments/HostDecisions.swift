@@ -17,7 +17,7 @@ public struct HostDecisions: DecisionSource {
         self.logger = logger
     }
 
-    public func ask(plugin: String, query: String, request: JSONValue, after positions: [EventPosition], waitMilliseconds: Int) async -> Result<JSONValue, DecisionFailure> {
+    public func ask(plugin: String, query: String, request: JSONValue, after positions: [PublishedPosition], waitMilliseconds: Int) async -> Result<JSONValue, DecisionFailure> {
         guard !sockets.isEmpty else { return .failure(.unavailable("no pos-host control socket is configured (api.host_sockets)")) }
         var body: [String: JSONValue] = [
             "command": .string("query"), "plugin": .string(plugin), "query": .string(query), "request": .string(request.jsonText),

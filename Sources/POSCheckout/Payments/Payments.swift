@@ -15,7 +15,7 @@ public struct PaymentResult: Sendable, Equatable {
     /// The manager who overrode a fraud block, when one did.
     public var overriddenBy: Int?
     /// Where PAYMENT_PROCESSED landed (nil on a retry answered from the record).
-    public var position: EventPosition?
+    public var position: PublishedPosition?
 
     public var changeCents: Int { tenders.reduce(0) { $0 + $1.changeCents } }
     public var paymentMethod: String { Set(tenders.map(\.method)).count > 1 ? "SPLIT" : tenders.first?.method.rawValue ?? "NONE" }
@@ -184,7 +184,7 @@ public struct Payments: Sendable {
 
     /// age_verification's payment gate and fraud_detection's assessment, each reflecting every
     /// event of the basket published before the question. Returns the fraud decision.
-    private func decide(basket: Basket, after positions: [EventPosition], override approver: Employee?, by principal: Principal) async throws -> FraudOutcome {
+    private func decide(basket: Basket, after positions: [PublishedPosition], override approver: Employee?, by principal: Principal) async throws -> FraudOutcome {
         let wait = config.decisionWaitMilliseconds
         let request = JSONValue.object(["basket_id": .string(basket.id)])
         async let gate = decisions.ask(plugin: "age_verification", query: "payment_gate", request: request, after: positions, waitMilliseconds: wait)

@@ -94,7 +94,7 @@ public struct PluginAdmin: Sendable {
     }
 
     /// A plugin query through the hosts, without waiting for positions (reads for screens).
-    public func query(_ plugin: String, _ query: String, _ request: JSONValue, after positions: [EventPosition] = []) async throws -> JSONValue {
+    public func query(_ plugin: String, _ query: String, _ request: JSONValue, after positions: [PublishedPosition] = []) async throws -> JSONValue {
         switch await decisions.ask(plugin: plugin, query: query, request: request, after: positions, waitMilliseconds: positions.isEmpty ? 0 : config.decisionWaitMilliseconds) {
         case .success(let value): return value
         case .failure(.pending(let text)): throw CheckoutError(.decisionPending, "\(plugin) has not caught up yet: \(text)")

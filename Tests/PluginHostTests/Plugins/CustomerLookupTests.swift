@@ -65,6 +65,18 @@ import Testing
         #expect(identify(plugin, "b6", "not an identifier!", at: 40) == .reject("'not an identifier!' is neither a phone number, an email address nor a loyalty card"))
     }
 
+    /// Some servers (Hummingbird, so pos-api's own directory) keep even an HTTP/1.0 connection
+    /// open after the response: its Content-Length ends the read, not the close.
+    @Test func aDirectoryThatKeepsTheConnectionOpenAnswersAtOnce() throws {
+        let server = try TestHTTPServer { _ in .init(status: 200, body: CustomerLookupTests.john, holdOpenMilliseconds: 3_000) }
+        let plugin = try PluginHarness(
+            "customer_lookup", settings: .object(["api_endpoint": .string(server.endpoint), "timeout_ms": .number(1000), "retry_attempts": .number(0)]))
+        let started = Date()
+        identify(plugin, "b1", "+1234567890", at: 0)
+        #expect(plugin.emitted("CUSTOMER_DATA_FETCHED").first?["customer"]?["customer_id"] == .string("CUST_001"))
+        #expect(Date().timeIntervalSince(started) < 1, "read to the Content-Length, not to the close")
+    }
+
     @Test func slowFailingAndMissingDirectoryAnswers() throws {
         let directory = try Directory()
         let plugin = try plugin(directory, ["circuit_breaker_seconds": .number(0)])

@@ -15,6 +15,9 @@ final class TestHTTPServer: @unchecked Sendable {
         var status: Int
         var body: String
         var delayMilliseconds: Int = 0
+        /// Keeps the connection open this long after the response (as servers that keep even
+        /// HTTP/1.0 connections alive do).
+        var holdOpenMilliseconds: Int = 0
     }
 
     let port: UInt16
@@ -71,6 +74,7 @@ final class TestHTTPServer: @unchecked Sendable {
         if reply.delayMilliseconds > 0 { usleep(UInt32(reply.delayMilliseconds) * 1000) }
         let text = "HTTP/1.0 \(reply.status) X\r\nContent-Type: application/json\r\nContent-Length: \(reply.body.utf8.count)\r\n\r\n\(reply.body)"
         _ = text.withCString { send(client, $0, strlen($0), Int32(MSG_NOSIGNAL)) }
+        if reply.holdOpenMilliseconds > 0 { usleep(UInt32(reply.holdOpenMilliseconds) * 1000) }
     }
 
     deinit {
