@@ -248,3 +248,14 @@ import Testing
         #expect(try db.execute("SELECT count(*) FROM api_basket_lines WHERE basket_id = $1", [.text(basket)]).int(0, 0) == 1, "refused adds left nothing")
     }
 }
+
+/// The same transaction driven by an independent client: Python's `requests` (PyPI).
+@Suite(.serialized, .timeLimit(.minutes(3))) struct IndependentClientTests {
+    @Test func theTransactionThroughPythonRequests() throws {
+        let store = try CheckoutStore.shared.get()
+        let script = TestSupport.packageRoot + "/Tests/python/checkout_client.py"
+        let result = try TestSupport.capture("/usr/bin/env", ["python3", script, store.api.url, "TERM120"])
+        #expect(result.status == 0, "\(result.output)")
+        #expect(result.output.contains("ok: the original's transaction"))
+    }
+}

@@ -1,0 +1,48 @@
+import Foundation
+import Testing
+
+@testable import POSCheckout
+@testable import PluginHost
+
+/// Sign-in against a pos-api of its own (its own database, so its lockouts touch no other test).
+@Suite(.serialized, .timeLimit(.minutes(3))) struct SignInTests {
+    @Test func repeatedFailuresLockOutAndExpiredOrRevokedTokensAreRefused() async throws {
+        let cluster = try EmbeddedKafkaCluster(topics: [("pos-events", 1)])
+        defer { cluster.close() }
+        let database = try TestDatabase.fresh("signin")
+        let api = try ApiProcess(label: "signin-api", database: database, bootstrap: cluster.bootstrapServers, hostSockets: [], extraApi: "  lockout_failures: 3\n")
+        try api.start()
+        defer { api.stop() }
+        let client = GraphQLClient(url: api.url)
+        let login = "mutation($u: String!, $p: String!) { login(username: $u, password: $p, terminalId: \"T1\") { token } }"
+
+        // Unknown users and wrong passwords get the same answer.
+        let unknown = try await client.send(login, ["u": .string("nobody"), "p": .string("x")])
+        let wrong = try await client.send(login, ["u": .string("jane"), "p": .string("wrong")])
+        #expect(unknown.code == "UNAUTHENTICATED" && wrong.code == "UNAUTHENTICATED" && unknown.message == wrong.message)
+        _ = try await client.send(login, ["u": .string("jane"), "p": .string("wrong")])
+        _ = try await client.send(login, ["u": .string("jane"), "p": .string("wrong")])
+        // Three failures for jane: even her right password is refused now.
+        let locked = try await client.send(login, ["u": .string("jane"), "p": .string("password123")])
+        #expect(locked.code == "RATE_LIMITED")
+
+        let db = try PostgresConnection(conninfo: database, logger: TestSupport.quietLogger)
+        try db.execute("DELETE FROM api_login_failures")
+        let signedIn = try await client.signedIn("john", "password123", terminal: "T1")
+        #expect(try await signedIn.send("{ me { username } }").data?["me"]?["username"] == .string("john"))
+        // Only the token's hash is stored.
+        let stored = try db.execute("SELECT count(*) FROM api_sessions WHERE token_hash = $1::bytea", [.bytes(Tokens.hash(signedIn.token ?? ""))]).int(0, 0)
+        #expect(stored == 1)
+        #expect(try db.execute("SELECT count(*) FROM api_sessions WHERE position($1::bytea in token_hash) > 0", [.bytes(Array((signedIn.token ?? "").utf8))]).int(0, 0) == 0)
+        try db.execute("UPDATE api_sessions SET expires_at = now() - interval '1 second'")
+        let expired = try await signedIn.send("{ me { username } }")
+        #expect(expired.code == "UNAUTHENTICATED" && expired.message.contains("expired"))
+
+        // Seeding again changes nothing and keeps the password hashes.
+        let hashes = try db.execute("SELECT password_hash FROM api_employees ORDER BY id").rows
+        let again = try TestSupport.capture(TestSupport.product("pos-api"), ["seed", "--config", api.directory + "/config.yaml", "--bcrypt-cost", "4"])
+        #expect(again.status == 0)
+        #expect(try db.execute("SELECT password_hash FROM api_employees ORDER BY id").rows == hashes)
+        #expect(try db.execute("SELECT count(*) FROM api_products").int(0, 0) == 19)
+    }
+}
