@@ -35,12 +35,14 @@ ensure_python_module() {
     python3 -m pip install -q --disable-pip-version-check --root-user-action=ignore --break-system-packages "$2" >&2
 }
 
-# What the tests need beyond the build (systemd-analyze verifies the unit file; aamva-parser
-# is the independent reference for the ID barcode reader).
+# What the tests need beyond the build (systemd-analyze verifies the unit files; aamva-parser
+# is the independent reference for the ID barcode reader; requests is the independent client
+# of pos-api's GraphQL API).
 ensure_test_packages() {
     ensure_build_packages
-    ensure_packages systemd kcat postgresql tzdata
+    ensure_packages systemd kcat postgresql postgresql-contrib tzdata
     ensure_python_module aamva_parser aamva-parser
+    ensure_python_module requests requests
 }
 
 # Build configuration (debug or release) and where SwiftPM puts products.

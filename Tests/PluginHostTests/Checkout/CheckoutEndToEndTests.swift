@@ -259,3 +259,75 @@ import Testing
         #expect(result.output.contains("ok: the original's transaction"))
     }
 }
+
+/// Decisions with two pos-host instances sharing the consumer groups and the database: each
+/// answer reflects every event of the basket published before the question, whichever host
+/// owns the plugin (and the other says so).
+@Suite(.serialized, .timeLimit(.minutes(5))) struct TwoHostDecisionTests {
+    @Test func everyDecisionSeesTheBasketsEarlierEventsWithTwoHosts() async throws {
+        let cluster = try EmbeddedKafkaCluster(topics: [("pos-events", 3), ("pos-events.dlq", 1)])
+        defer { cluster.close() }
+        let database = try TestDatabase.fresh("twohosts")
+        var hosts: [HostProcess] = []
+        for index in 0..<2 {
+            let host = try HostProcess(
+                label: "twohosts-\(index)",
+                configText: """
+                    plugins_dir: plugins.d
+                    control_socket: run/host.sock
+                    log_level: info
+                    database:
+                      url: "\(database)"
+                    kafka:
+                      bootstrap_servers: "\(cluster.bootstrapServers)"
+                      group_prefix: pos
+
+                    """)
+            host.process.arguments = ["--config", host.configPath]
+            TestSupport.write("enabled: false\n", to: host.plugins + "/basket_tally.yaml")
+            TestSupport.write("enabled: false\n", to: host.plugins + "/event_counter.yaml")
+            for name in ["age_verification", "fraud_detection"] {
+                try FileManager.default.copyItem(atPath: TestSupport.product("lib\(name).so"), toPath: host.plugins + "/\(name).so")
+                chmod(host.plugins + "/\(name).so", 0o644)
+                TestSupport.write("enabled: true\n", to: host.plugins + "/\(name).yaml")
+            }
+            hosts.append(host)
+        }
+        let api = try ApiProcess(
+            label: "twohosts-api", database: database, bootstrap: cluster.bootstrapServers, hostSockets: hosts.map { $0.directory + "/run/host.sock" })
+        try api.start()
+        defer {
+            api.stop()
+            for host in hosts { _ = host.terminate() }
+        }
+        for host in hosts { try host.start() }
+        // Each plugin is consumed by exactly one of the two hosts.
+        #expect(TestSupport.eventually(within: 30) {
+            ["age_verification", "fraud_detection"].allSatisfy { name in
+                hosts.compactMap { try? $0.plugin(name) }.filter { $0.consumedHere == true }.count == 1
+            }
+        })
+        let till = try await GraphQLClient(url: api.url).signedIn("john", "password123", terminal: "TERM200")
+        for round in 0..<8 {
+            let basket = try await till.send(#"mutation { startBasket(terminalId: "TERM200") { basketId } }"#).field("startBasket")["basketId"]?.stringValue ?? ""
+            _ = try await till.send("mutation($b: String!) { addItem(basketId: $b, productId: \"COKE\") { success } }", ["b": .string(basket)])
+            _ = try await till.send("mutation($b: String!) { addItem(basketId: $b, productId: \"WINE\") { success } }", ["b": .string(basket)])
+            // Asked right after the WINE was published: the gate must already hold it.
+            let early = try await till.send("mutation($b: String!) { processPayment(basketId: $b, paymentMethod: \"CASH\", idempotencyKey: \"early-\(round)-key\") { success } }", ["b": .string(basket)])
+            #expect(early.code == "PAYMENT_REFUSED", "round \(round): \(early.body.jsonText)")
+            let verified = try await till.send("mutation($b: String!) { verifyAge(basketId: $b, customerAge: 40) { verified } }", ["b": .string(basket)])
+            #expect(verified.field("verifyAge")["verified"] == .bool(true), "round \(round)")
+            let paid = try await till.send("mutation($b: String!) { processPayment(basketId: $b, paymentMethod: \"CASH\", idempotencyKey: \"late-\(round)-key\") { success } }", ["b": .string(basket)])
+            #expect(paid.data?["processPayment"]?["success"] == .bool(true), "round \(round): \(paid.body.jsonText)")
+        }
+        // The host that does not own a plugin says so, rather than answer from stale state.
+        let owner = hosts.firstIndex { (try? $0.plugin("age_verification"))?.consumedHere == true } ?? 0
+        let other = hosts[1 - owner]
+        let socket = other.directory + "/run/host.sock"
+        let request = ControlRequest(
+            command: .query, plugin: "age_verification", query: "payment_gate", request: #"{"basket_id":"x"}"#,
+            after: [.init(topic: "pos-events", partition: 0, offset: 0)], waitMilliseconds: 100)
+        let answer = try ControlClient.send(request, socketPath: socket, timeoutMilliseconds: 5000)
+        #expect(answer.code == "not_owner")
+    }
+}
