@@ -19,7 +19,7 @@ enum CheckoutGraphQLSchema {
                 Field("terminalId", at: \.terminalId)
                 Field("loginTime", at: \.loginTime)
             }
-            Type(PositionView.self, as: "PublishedPosition") {
+            Type(PositionView.self, as: "EventPosition") {
                 Field("topic", at: \.topic)
                 Field("partition", at: \.partition)
                 Field("offset", at: \.offset)

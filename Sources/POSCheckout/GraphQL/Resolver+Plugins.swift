@@ -58,7 +58,11 @@ extension Resolver {
     func recommendations(context: ApiContext, arguments: RecommendationsArguments) async throws -> [RecommendationView] {
         let principal = try await context.principal()
         let basket = try await context.services.baskets.basket(arguments.basketId, for: principal)
-        let answer = try await context.services.plugins.query("purchase_recommender", "recommendations", .object(["basket_id": .string(basket.id)]))
+        // After the basket's latest event, so a list asked for right after a scan includes it.
+        let topic = context.services.config.topic
+        let latest = try await context.services.database.run { db in try Outbox.latestPosition(of: basket.id, topic: topic, in: db) }
+        let answer = try await context.services.plugins.query(
+            "purchase_recommender", "recommendations", .object(["basket_id": .string(basket.id)]), after: latest.map { [$0] } ?? [])
         let suggested = answer.arrayValue ?? []
         let products = suggested.compactMap { $0["product_id"]?.stringValue }
         let (ids, statuses) = try await context.services.database.run { db -> ([String: Int], [String: String]) in

@@ -32,13 +32,14 @@ public final class Outbox: Sendable {
         guard !events.isEmpty else { return [] }
         let rows = try db.execute(
             """
-            INSERT INTO api_outbox (event_id, key, type, value)
-            SELECT e, k, t, v FROM unnest($1::text[], $2::text[], $3::text[], $4::bytea[]) WITH ORDINALITY AS u(e, k, t, v, n) ORDER BY n
+            INSERT INTO api_outbox (event_id, key, type, value, correlation)
+            SELECT e, k, t, v, c FROM unnest($1::text[], $2::text[], $3::text[], $4::bytea[], $5::text[]) WITH ORDINALITY AS u(e, k, t, v, c, n) ORDER BY n
             RETURNING seq, event_id
             """,
             [
                 .text(PostgresArrayLiteral.text(events.map(\.id))), .text(PostgresArrayLiteral.text(events.map(\.key))),
                 .text(PostgresArrayLiteral.text(events.map(\.type))), .text(PostgresArrayLiteral.bytea(events.map(\.value))),
+                .text(PostgresArrayLiteral.text(events.map(\.correlationId))),
             ])
         var seqById: [String: Int64] = [:]
         for row in 0..<rows.rows.count { seqById[rows.text(row, 1) ?? ""] = rows.int(row, 0) }
@@ -85,6 +86,15 @@ public final class Outbox: Sendable {
             }
         }
         return positions
+    }
+
+    /// Where the latest published event of a basket (or flow) landed: what a read that must
+    /// reflect the basket's history waits for.
+    public static func latestPosition(of correlation: String, topic: String, in db: PostgresConnection) throws -> PublishedPosition? {
+        let rows = try db.execute(
+            "SELECT partition, \"offset\", event_id FROM api_outbox WHERE correlation = $1 AND published ORDER BY seq DESC LIMIT 1", [.text(correlation)])
+        guard !rows.rows.isEmpty, let partition = rows.int(0, 0), let offset = rows.int(0, 1), let id = rows.text(0, 2) else { return nil }
+        return PublishedPosition(topic: topic, partition: Int(partition), offset: Int(offset), eventId: id)
     }
 
     /// Publishes, oldest first, what stayed unpublished for longer than `graceSeconds` (a crash

@@ -135,6 +135,8 @@ public enum CheckoutSchema {
                     seq          bigserial PRIMARY KEY,
                     event_id     text NOT NULL UNIQUE,
                     key          text NOT NULL,
+                    -- The basket (or flow) the event belongs to, to find its latest position.
+                    correlation  text,
                     type         text NOT NULL,
                     value        bytea NOT NULL,
                     published    boolean NOT NULL DEFAULT false,
@@ -143,6 +145,7 @@ public enum CheckoutSchema {
                     created_at   timestamptz NOT NULL DEFAULT now()
                 );
                 CREATE INDEX api_outbox_unpublished ON api_outbox (seq) WHERE NOT published;
+                CREATE INDEX api_outbox_by_correlation ON api_outbox (correlation, seq);
                 -- Recommendations shown to a till, numbered for the original's client (which
                 -- answers them by an integer id), with the cashier's answer.
                 CREATE TABLE api_recommendations (

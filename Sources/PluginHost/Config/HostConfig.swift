@@ -198,6 +198,10 @@ public struct HostConfig: Sendable, Equatable {
         if config.databaseURL == nil, let url = ProcessInfo.processInfo.environment["POS_DATABASE_URL"], !url.isEmpty {
             config.databaseURL = url
         }
+        // And the Kafka cluster (scripts/demo points host and API at one pos-kafka-mock).
+        if config.kafka != nil, let servers = ProcessInfo.processInfo.environment["POS_KAFKA_BOOTSTRAP_SERVERS"], !servers.isEmpty {
+            config.kafka?.bootstrapServers = servers
+        }
         return config
     }
 }

@@ -98,6 +98,12 @@ import Testing
         #expect(try HostConfig.parse("api:\n  listen: \"1.2.3.4:5\"\n", path: "c.yaml").logLevel == "info")
     }
 
+    @Test func docsApiCarriesTheServedSchema() throws {
+        let doc = try String(contentsOfFile: TestSupport.packageRoot + "/docs/api.md", encoding: .utf8)
+        let block = try #require(doc.components(separatedBy: "```graphql\n").last?.components(separatedBy: "\n```").first)
+        #expect(block == (try GraphQLService.schemaText()).trimmingCharacters(in: .whitespacesAndNewlines), "regenerate with: pos-api schema")
+    }
+
     @Test func theSchemaHasTheOriginalsOperations() throws {
         let sdl = try GraphQLService.schemaText()
         for operation in [
