@@ -57,13 +57,15 @@ struct Seed: AsyncParsableCommand {
     var generatedProducts = 0
     @Option(name: .long, help: "bcrypt cost of the seeded passwords.")
     var bcryptCost: UInt8 = 10
+    @Option(name: .long, help: "Also create this many cashiers bench001... (password bench), one per benchmark till.")
+    var benchCashiers = 0
 
     func run() async throws {
         HostLogHandler.bootstrap()
         let logger = Logger(label: "pos-api")
         let database = try await ApiApplication.connect(try options.load(), logger: logger)
-        let (cost, extra) = (bcryptCost, generatedProducts)
-        let summary = try await database.run { db in try SeedData.load(db, bcryptCost: cost, extraProducts: extra) }
+        let (cost, extra, cashiers) = (bcryptCost, generatedProducts, benchCashiers)
+        let summary = try await database.run { db in try SeedData.load(db, bcryptCost: cost, extraProducts: extra, benchCashiers: cashiers) }
         print("seeded: \(summary)")
         await database.shutdown()
     }

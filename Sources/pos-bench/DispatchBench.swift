@@ -7,7 +7,7 @@ import PluginHost
 struct PosBench: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "pos-bench", abstract: "Benchmarks of the plugin host (scripts/bench runs them all).",
-        subcommands: [DispatchBench.self, IsolationBench.self, DatabaseBench.self, StoreBench.self, KafkaBench.self, EndToEndBench.self])
+        subcommands: [DispatchBench.self, IsolationBench.self, DatabaseBench.self, StoreBench.self, KafkaBench.self, EndToEndBench.self, ApiBench.self])
 }
 
 /// Prints rows as an aligned table.

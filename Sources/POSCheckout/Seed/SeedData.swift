@@ -56,9 +56,16 @@ public enum SeedData {
 
     /// Loads everything; `bcryptCost` 10 in production, lower in tests. Returns what it did.
     @discardableResult
-    public static func load(_ db: PostgresConnection, bcryptCost: UInt8 = 10, extraProducts: Int = 0) throws -> String {
+    public static func load(_ db: PostgresConnection, bcryptCost: UInt8 = 10, extraProducts: Int = 0, benchCashiers: Int = 0) throws -> String {
         try CheckoutSchema.migrator.migrate(db)
-        for employee in employees {
+        // Benchmark tills need a cashier each (an employee has one terminal): bench001.. with
+        // password "bench", ids from 1001.
+        let bench = (0..<benchCashiers).map { index in
+            SeedEmployee(
+                id: 1001 + index, code: "BENCH\(UTCTime.zeroPadded3(index + 1))", username: "bench\(UTCTime.zeroPadded3(index + 1))",
+                name: "Bench Cashier \(index + 1)", role: .cashier, password: "bench")
+        }
+        for employee in employees + bench {
             // A password is only hashed again when the stored one no longer matches, so a
             // re-run keeps the hashes (and costs nothing).
             let stored = try db.execute("SELECT password_hash FROM api_employees WHERE id = $1", [.text(String(employee.id))]).rows.first?.first ?? nil
@@ -107,7 +114,7 @@ public enum SeedData {
                     [.text(identifier), .text(customer.id)])
             }
         }
-        return "\(employees.count) employees, \(all.count) products, \(customers.count) customers"
+        return "\(employees.count + bench.count) employees, \(all.count) products, \(customers.count) customers"
     }
 
     /// A large catalogue for benchmarks: `count` products with varied names and barcodes.
