@@ -68,18 +68,19 @@ public struct Baskets: Sendable {
         if changing, basket.status != .open { throw CheckoutError(.conflict, "basket \(basket.id) is \(basket.status.rawValue.lowercased()); start a new one") }
     }
 
-    /// Locks the basket, checks it may be changed, runs `change`, appends its events.
+    /// Locks the basket, checks it may be changed, runs `change` (which updates the rows and
+    /// the basket value alike, so it is not read again), appends its events.
     private func change(
-        _ id: String, by principal: Principal, _ body: @escaping @Sendable (PostgresConnection, Basket) throws -> ([CheckoutEvent], BasketLine?)
+        _ id: String, by principal: Principal, _ body: @escaping @Sendable (PostgresConnection, inout Basket) throws -> ([CheckoutEvent], BasketLine?)
     ) async throws -> Change {
         let id = try Validate.basketId(id)
         let (rows, basket, line) = try await database.transaction { db -> ([Outbox.Row], Basket, BasketLine?) in
-            let before = try Self.load(db, id, lock: true)
-            try Self.authorise(principal, before, changing: true)
-            if before.status != .open { throw CheckoutError(.conflict, "basket \(id) is \(before.status.rawValue.lowercased()); start a new one") }
-            let (events, line) = try body(db, before)
+            var basket = try Self.load(db, id, lock: true)
+            try Self.authorise(principal, basket, changing: true)
+            if basket.status != .open { throw CheckoutError(.conflict, "basket \(id) is \(basket.status.rawValue.lowercased()); start a new one") }
+            let (events, line) = try body(db, &basket)
             let rows = try Outbox.append(events, in: db)
-            return (rows, try Self.load(db, id, lock: false), line)
+            return (rows, basket, line)
         }
         let positions = await outbox.publish(rows).compactMap { $0 }
         return Change(basket: basket, positions: positions, line: line)
@@ -138,6 +139,7 @@ public struct Baskets: Sendable {
             let line = BasketLine(
                 lineId: lineId, productId: product.id, productName: product.name, quantity: quantity, unitPriceCents: product.priceCents,
                 taxClass: product.taxClass, minimumAge: product.minimumAge, removed: false)
+            basket.lines.append(line)
             return ([CheckoutEvent(type: type, terminalId: basket.terminalId, correlationId: basket.id, payload: payload)], line)
         }
     }
@@ -160,6 +162,7 @@ public struct Baskets: Sendable {
                     [.text(basket.id), .text(String(principal.employeeId)), .text(String(approver.id)), .text("line \(lineId) \(line.productId) x\(line.quantity)")])
             }
             try db.execute("UPDATE api_basket_lines SET removed = true WHERE basket_id = $1 AND line_id = $2", [.text(basket.id), .text(String(lineId))])
+            if let index = basket.lines.firstIndex(where: { $0.lineId == lineId }) { basket.lines[index].removed = true }
             var payload: [String: JSONValue] = [
                 "basket_id": .string(basket.id), "terminal_id": .string(basket.terminalId), "product_id": .string(line.productId),
                 "quantity": .number(Double(line.quantity)), "price": Money.json(line.unitPriceCents), "line_id": .number(Double(lineId)),
@@ -179,6 +182,7 @@ public struct Baskets: Sendable {
             let previous = line.quantity
             try db.execute("UPDATE api_basket_lines SET quantity = $3 WHERE basket_id = $1 AND line_id = $2", [.text(basket.id), .text(String(lineId)), .text(String(quantity))])
             line.quantity = quantity
+            if let index = basket.lines.firstIndex(where: { $0.lineId == lineId }) { basket.lines[index].quantity = quantity }
             let payload: [String: JSONValue] = [
                 "basket_id": .string(basket.id), "terminal_id": .string(basket.terminalId), "product_id": .string(line.productId),
                 "quantity": .number(Double(quantity)), "previous_quantity": .number(Double(previous)), "price": Money.json(line.unitPriceCents),
@@ -196,6 +200,8 @@ public struct Baskets: Sendable {
             try db.execute(
                 "UPDATE api_baskets SET customer_id = $2, customer_identifier = $3 WHERE id = $1",
                 [.text(basket.id), customer.map { .text($0.id) } ?? .null, .text(identifier)])
+            basket.customerId = customer?.id
+            basket.customerIdentifier = identifier
             var payload: [String: JSONValue] = ["basket_id": .string(basket.id), "terminal_id": .string(basket.terminalId), "customer_identifier": .string(identifier)]
             if let customer { payload["customer_id"] = .string(customer.id) }
             return ([CheckoutEvent(type: "CUSTOMER_IDENTIFIED", terminalId: basket.terminalId, correlationId: basket.id, payload: payload)], nil)

@@ -35,6 +35,9 @@ public struct ApiConfig: Sendable, Equatable {
     /// Whether a payment may go ahead when a plugin cannot answer: per plugin, `open` (allow)
     /// or `closed` (refuse). Defaults: age_verification closed, fraud_detection open.
     public var failOpen: [String: Bool] = ["age_verification": false, "fraud_detection": true]
+    /// Addresses allowed to read the customer directory (`/customers/...`): the pos-host
+    /// machines that run customer_lookup.
+    public var directoryClients: [String] = ["127.0.0.1", "::1"]
     /// Where the static UI is served from, when set.
     public var staticDirectory: String?
 
@@ -43,6 +46,7 @@ public struct ApiConfig: Sendable, Equatable {
     static let apiKeys = [
         "listen", "token_lifetime_s", "lockout_failures", "lockout_window_s", "max_body_bytes", "max_query_depth", "max_query_fields",
         "database_connections", "void_approval_cents", "tax_rates", "card_terminal", "host_sockets", "decision_wait_ms", "fail_open", "static_dir",
+        "directory_clients",
     ]
 
     /// Reads config.yaml text. Only the `api:` section is checked strictly (the rest is
@@ -85,6 +89,7 @@ public struct ApiConfig: Sendable, Equatable {
             if let value = try api.integer("decision_wait_ms", in: 0...60_000) { config.decisionWaitMilliseconds = value }
             if let value = try api.string("static_dir") { config.staticDirectory = resolve(value) }
             if let sockets = try api.stringList("host_sockets") { config.hostSockets = sockets.map(resolve) }
+            if let clients = try api.stringList("directory_clients") { config.directoryClients = clients }
             if let node = api.raw("tax_rates") {
                 guard case .object(let rates) = node.jsonValue else { throw ConfigError("'tax_rates' must map tax classes to basis points", at: node.mark) }
                 for (name, value) in rates {

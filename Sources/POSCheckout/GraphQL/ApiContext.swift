@@ -12,11 +12,13 @@ public struct CheckoutServices: Sendable {
     public let payments: Payments
     public let plugins: PluginAdmin
     public let decisions: any DecisionSource
+    public let outbox: Outbox
 
     public init(config: ApiConfig, database: Database, outbox: Outbox, provider: any PaymentProvider, decisions: any DecisionSource, logger: Logger) {
         self.config = config
         self.database = database
         self.decisions = decisions
+        self.outbox = outbox
         catalogue = Catalogue(database: database)
         signIn = SignIn(database: database, outbox: outbox, config: config)
         baskets = Baskets(database: database, outbox: outbox, config: config)

@@ -59,8 +59,7 @@ extension Resolver {
         let principal = try await context.principal()
         let basket = try await context.services.baskets.basket(arguments.basketId, for: principal)
         // After the basket's latest event, so a list asked for right after a scan includes it.
-        let topic = context.services.config.topic
-        let latest = try await context.services.database.run { db in try Outbox.latestPosition(of: basket.id, topic: topic, in: db) }
+        let latest = try await context.services.outbox.latestPosition(of: basket.id)
         let answer = try await context.services.plugins.query(
             "purchase_recommender", "recommendations", .object(["basket_id": .string(basket.id)]), after: latest.map { [$0] } ?? [])
         let suggested = answer.arrayValue ?? []

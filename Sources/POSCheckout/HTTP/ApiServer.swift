@@ -109,6 +109,10 @@ public enum ApiServer {
     }
 
     static func directory(_ context: ApiRequestContext, _ services: CheckoutServices) async throws -> Response {
+        // Customers' contact details: only for the hosts that run customer_lookup.
+        guard services.config.directoryClients.contains(context.address) else {
+            return json(Array(#"{"error":"the customer directory answers only api.directory_clients"}"#.utf8), status: .forbidden)
+        }
         let raw = context.parameters.get("identifier") ?? ""
         let identifier = raw.removingPercentEncoding ?? raw
         guard let customer = try await services.catalogue.customer(identifier: identifier) else {

@@ -12,6 +12,9 @@ public final class Outbox: Sendable {
     let topic: String
     let logger: Logger
     private let sweeper: AtomicFlag
+    /// The latest position published per basket by this instance (before the database is
+    /// marked), so a read right after a change waits for it.
+    private let recent = RecentPositions()
 
     public init(database: Database, producer: KafkaProducer, topic: String, logger: Logger) {
         self.database = database
@@ -64,10 +67,21 @@ public final class Outbox: Sendable {
             }
             positions.append(delivery.map { PublishedPosition(topic: topic, partition: Int($0.partition), offset: Int($0.offset), eventId: row.event.id) })
         }
+        for (row, position) in zip(rows, positions) {
+            if let position, let correlation = row.event.correlationId { recent.set(correlation, position) }
+        }
         let delivered = zip(rows, positions).compactMap { row, position in position.map { (row.seq, $0) } }
+        // Marked off the request's path: a mark that comes late (or never, after a crash) only
+        // makes the sweeper send the event again, and the host drops the repeated id.
         if !delivered.isEmpty {
-            do {
-                try await database.run { db in
+            Task { await mark(delivered) }
+        }
+        return positions
+    }
+
+    private func mark(_ delivered: [(Int64, PublishedPosition)]) async {
+        do {
+            try await database.run { db in
                     try db.execute(
                         """
                         UPDATE api_outbox o SET published = true, partition = d.partition, "offset" = d.off
@@ -78,19 +92,21 @@ public final class Outbox: Sendable {
                             .text(PostgresArrayLiteral.text(delivered.map { String($0.1.partition) })),
                             .text(PostgresArrayLiteral.text(delivered.map { String($0.1.offset) })),
                         ])
-                }
-            } catch {
-                // Published but not marked: the sweeper sends them again, and the host drops
-                // the repeated ids.
-                logger.warning("outbox: cannot mark \(delivered.count) events published: \(error)")
             }
+        } catch {
+            logger.warning("outbox: cannot mark \(delivered.count) events published: \(error)")
         }
-        return positions
     }
 
     /// Where the latest published event of a basket (or flow) landed: what a read that must
     /// reflect the basket's history waits for.
-    public static func latestPosition(of correlation: String, topic: String, in db: PostgresConnection) throws -> PublishedPosition? {
+    public func latestPosition(of correlation: String) async throws -> PublishedPosition? {
+        if let known = recent.get(correlation) { return known }
+        let topic = self.topic
+        return try await database.run { db in try Self.latestPosition(of: correlation, topic: topic, in: db) }
+    }
+
+    static func latestPosition(of correlation: String, topic: String, in db: PostgresConnection) throws -> PublishedPosition? {
         let rows = try db.execute(
             "SELECT partition, \"offset\", event_id FROM api_outbox WHERE correlation = $1 AND published ORDER BY seq DESC LIMIT 1", [.text(correlation)])
         guard !rows.rows.isEmpty, let partition = rows.int(0, 0), let offset = rows.int(0, 1), let id = rows.text(0, 2) else { return nil }
@@ -136,4 +152,22 @@ extension CheckoutEvent {
         self.init(type: type, terminalId: key, correlationId: value["correlation_id"]?.stringValue, payload: payload, at: time)
         self.id = id
     }
+}
+
+/// A bounded map of basket -> latest published position (cleared when it grows large: the
+/// database answers for what it forgot).
+final class RecentPositions: @unchecked Sendable {
+    // @unchecked: `map` is only touched under `lock`.
+    private let lock = NSLock()
+    private var map: [String: PublishedPosition] = [:]
+
+    func set(_ key: String, _ position: PublishedPosition) {
+        lock.withLock {
+            if map.count > 20_000 { map.removeAll(keepingCapacity: true) }
+            if let known = map[key], known.partition == position.partition, known.offset > position.offset { return }
+            map[key] = position
+        }
+    }
+
+    func get(_ key: String) -> PublishedPosition? { lock.withLock { map[key] } }
 }

@@ -105,10 +105,21 @@ public struct Payments: Sendable {
             claim = try await database.transaction { db -> ([Outbox.Row], Basket, BasketTotals, [Tender]) in
             let basket = try Baskets.load(db, basketId, lock: true)
             try Baskets.authorise(principal, basket, changing: false)
-            let existing = try db.execute("SELECT idempotency_key, status FROM api_payments WHERE basket_id = $1", [.text(basketId)])
+            let existing = try db.execute(
+                "SELECT idempotency_key, status, created_at < now() - make_interval(secs => $2) FROM api_payments WHERE basket_id = $1",
+                [.text(basketId), .text(String(Self.abandonedAfterSeconds))])
             if !existing.rows.isEmpty {
-                if existing.text(0, 0) == key { throw Retry.wait }
-                throw CheckoutError(.conflict, "basket \(basketId) is already \(existing.text(0, 1) == "PENDING" ? "being paid" : "paid") under another idempotency key")
+                let abandoned = existing.text(0, 1) == "PENDING" && existing.bool(0, 2) == true
+                if abandoned {
+                    // Its request died (a crash, a kill) before completing: nothing was recorded
+                    // as charged, and a card charge under the same key is answered by the
+                    // provider from its first attempt. Taken over.
+                    try db.execute("DELETE FROM api_payments WHERE basket_id = $1 AND status = 'PENDING'", [.text(basketId)])
+                } else if existing.text(0, 0) == key {
+                    throw Retry.wait
+                } else {
+                    throw CheckoutError(.conflict, "basket \(basketId) is already \(existing.text(0, 1) == "PENDING" ? "being paid" : "paid") under another idempotency key")
+                }
             }
             guard basket.status == .open else { throw CheckoutError(.conflict, "basket \(basketId) is \(basket.status.rawValue.lowercased())") }
             let totals = basket.totals(taxRates: taxRates)
@@ -148,6 +159,9 @@ public struct Payments: Sendable {
             throw error
         }
     }
+
+    /// A PENDING claim older than this belongs to a request that died: the next attempt takes it over.
+    static let abandonedAfterSeconds = 60
 
     static func method(of tenders: [Tender]) -> String {
         Set(tenders.map(\.method)).count > 1 ? "SPLIT" : tenders.first?.method.rawValue ?? "NONE"

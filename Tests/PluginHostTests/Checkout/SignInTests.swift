@@ -45,4 +45,32 @@ import Testing
         #expect(try db.execute("SELECT password_hash FROM api_employees ORDER BY id").rows == hashes)
         #expect(try db.execute("SELECT count(*) FROM api_products").int(0, 0) == 19)
     }
+
+    /// Without any pos-host (both plugins fail open here), payments still work; a claim left
+    /// PENDING by a request that died is taken over; the customer directory answers only its
+    /// configured clients.
+    @Test func abandonedClaimsAreTakenOverAndTheDirectoryIsNotPublic() async throws {
+        let cluster = try EmbeddedKafkaCluster(topics: [("pos-events", 1)])
+        defer { cluster.close() }
+        let database = try TestDatabase.fresh("claims")
+        let api = try ApiProcess(
+            label: "claims-api", database: database, bootstrap: cluster.bootstrapServers, hostSockets: [],
+            extraApi: "  fail_open: {age_verification: true, fraud_detection: true}\n  directory_clients: [\"10.9.9.9\"]\n")
+        try api.start()
+        defer { api.stop() }
+        let till = try await GraphQLClient(url: api.url).signedIn("john", "password123", terminal: "T1")
+        let basket = try await till.send("mutation { startBasket { basketId } }").field("startBasket")["basketId"]?.stringValue ?? ""
+        _ = try await till.send("mutation($b: String!) { addItem(basketId: $b, productId: \"COKE\") { success } }", ["b": .string(basket)])
+        let db = try PostgresConnection(conninfo: database, logger: TestSupport.quietLogger)
+        try db.execute(
+            "INSERT INTO api_payments (basket_id, idempotency_key, status, employee_id, total_cents, created_at) VALUES ($1, 'dead-request-key', 'PENDING', 1, 199, now() - interval '2 minutes')",
+            [.text(basket)])
+        let paid = try await till.send(
+            "mutation($b: String!) { processPayment(basketId: $b, paymentMethod: \"CASH\", idempotencyKey: \"live-request-key\") { success fraudDecision } }", ["b": .string(basket)])
+        #expect(paid.data?["processPayment"]?["success"] == .bool(true), "\(paid.body.jsonText)")
+        #expect(paid.data?["processPayment"]?["fraudDecision"] == .null, "no fraud decision: failed open")
+        #expect(try db.execute("SELECT idempotency_key FROM api_payments WHERE basket_id = $1", [.text(basket)]).text(0, 0) == "live-request-key")
+        let (status, _) = try await till.raw([], method: "GET", path: "/customers/%2B1234567890/")
+        #expect(status == 403)
+    }
 }
