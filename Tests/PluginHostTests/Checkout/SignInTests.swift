@@ -73,4 +73,25 @@ import Testing
         let (status, _) = try await till.raw([], method: "GET", path: "/customers/%2B1234567890/")
         #expect(status == 403)
     }
+
+    /// A change committed whose event was never published (pos-api killed between commit and
+    /// publish) is published by the next pos-api's sweeper, with its own event id.
+    @Test func anEventLeftInTheOutboxIsPublishedByTheNextInstance() async throws {
+        let cluster = try EmbeddedKafkaCluster(topics: [("pos-events", 1)])
+        defer { cluster.close() }
+        let database = try TestDatabase.fresh("sweeper")
+        let api = try ApiProcess(label: "sweeper-api", database: database, bootstrap: cluster.bootstrapServers, hostSockets: [])
+        let db = try PostgresConnection(conninfo: database, logger: TestSupport.quietLogger)
+        try CheckoutSchema.migrator.migrate(db)
+        let event = CheckoutEvent(type: "BASKET_CLOSED", terminalId: "T9", correlationId: "basket_left", payload: ["basket_id": .string("basket_left")])
+        _ = try Outbox.append([event], in: db)
+        try db.execute("UPDATE api_outbox SET created_at = now() - interval '1 minute'")
+        try api.start()
+        defer { api.stop() }
+        let messages = try KafkaEndToEndTests.readAll(cluster.bootstrapServers, topic: "pos-events", atLeast: 1)
+        #expect(messages.contains { $0.headers["pos.id"] == Array(event.id.utf8) })
+        #expect(TestSupport.eventually(within: 10) {
+            (try? db.execute("SELECT count(*) FROM api_outbox WHERE NOT published").int(0, 0)) == 0
+        })
+    }
 }
