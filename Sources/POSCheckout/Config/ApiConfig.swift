@@ -40,13 +40,15 @@ public struct ApiConfig: Sendable, Equatable {
     public var directoryClients: [String] = ["127.0.0.1", "::1"]
     /// Where the static UI is served from, when set.
     public var staticDirectory: String?
+    /// Live pushes (`api.live`, docs/live.md).
+    public var live = LiveSettings()
 
     public init() {}
 
     static let apiKeys = [
         "listen", "token_lifetime_s", "lockout_failures", "lockout_window_s", "max_body_bytes", "max_query_depth", "max_query_fields",
         "database_connections", "void_approval_cents", "tax_rates", "card_terminal", "host_sockets", "decision_wait_ms", "fail_open", "static_dir",
-        "directory_clients",
+        "directory_clients", "live",
     ]
 
     /// Reads config.yaml text. Only the `api:` section is checked strictly (the rest is
@@ -112,6 +114,18 @@ public struct ApiConfig: Sendable, Equatable {
                 if let value = try card.integer("timeout_ms", in: 1...60_000) { config.cardTimeoutMilliseconds = value }
                 try card.rejectUnknownKeys(allowed: ["decline_from_cents", "timeout_from_cents", "timeout_ms"])
             }
+            if var live = try api.section("live") {
+                if let value = try live.integer("retention_s", in: 1...86_400) { config.live.retentionSeconds = value }
+                if let value = try live.integer("retained_events", in: 100...10_000_000) { config.live.retainedEvents = value }
+                if let value = try live.integer("subscriber_buffer", in: 1...1_000_000) { config.live.subscriberBuffer = value }
+                if let value = try live.integer("init_timeout_ms", in: 100...600_000) { config.live.initTimeoutMilliseconds = value }
+                if let value = try live.integer("revoked_grace_ms", in: 0...60_000) { config.live.revokedGraceMilliseconds = value }
+                if let value = try live.integer("max_subscriptions", in: 1...10_000) { config.live.maxSubscriptionsPerConnection = value }
+                if let value = try live.integer("session_check_s", in: 1...3_600) { config.live.sessionCheckSeconds = value }
+                try live.rejectUnknownKeys(allowed: [
+                    "retention_s", "retained_events", "subscriber_buffer", "init_timeout_ms", "revoked_grace_ms", "max_subscriptions", "session_check_s",
+                ])
+            }
             try api.rejectUnknownKeys(allowed: apiKeys)
         }
         if config.databaseURL == nil, let url = environment["POS_DATABASE_URL"], !url.isEmpty { config.databaseURL = url }
@@ -125,4 +139,23 @@ public struct ApiConfig: Sendable, Equatable {
         }
         return try parse(text, path: path)
     }
+}
+
+/// How live pushes behave (`api.live` in config.yaml).
+public struct LiveSettings: Sendable, Equatable {
+    /// How long, and how many, recent events are kept so a reconnecting client can resume.
+    public var retentionSeconds = 600
+    public var retainedEvents = 50_000
+    /// Messages a client may have waiting before it is closed as too slow (1013).
+    public var subscriberBuffer = 512
+    /// graphql-transport-ws: how long a client has to send connection_init (then 4408).
+    public var initTimeoutMilliseconds = 3_000
+    /// A revoked session's sockets close this long after the revocation is seen, so the push
+    /// telling the till why (SESSION_TERMINATED) still reaches it.
+    public var revokedGraceMilliseconds = 1_000
+    public var maxSubscriptionsPerConnection = 100
+    /// Every socket's token is checked again this often (expiry).
+    public var sessionCheckSeconds = 30
+
+    public init() {}
 }

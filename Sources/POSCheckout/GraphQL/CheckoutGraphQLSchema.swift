@@ -362,6 +362,48 @@ enum CheckoutGraphQLSchema {
                     Argument("supportedEvents", at: \.supportedEvents)
                 }
             }
+            // Live pushes (docs/live.md): select `cursor` to be able to resume with `after`.
+            Type(LiveEvent.self, as: "LiveEvent") {
+                Field("id", at: \.id)
+                Field("cursor", at: \.cursorText)
+                Field("type", at: \.type)
+                Field("time", at: \.time)
+                Field("timeMs", at: \.timeMs)
+                Field("terminalId", at: \.terminalId)
+                Field("basketId", at: \.basketId)
+                Field("employeeId", at: \.employeeId)
+                Field("source", at: \.source)
+                Field("correlationId", at: \.correlationId)
+                Field("causationId", at: \.causationId)
+                Field("payload", at: \.payloadJSON)
+            }
+            Type(RecommendationPushView.self, as: "RecommendationPush") {
+                Field("id", at: \.id)
+                Field("cursor", at: \.cursor)
+                Field("basketId", at: \.basketId)
+                Field("recommendations", at: \.recommendations)
+            }
+            Subscription {
+                SubscriptionField("basketEvents", as: LiveEvent.self, atSub: Resolver.basketEvents) {
+                    Argument("basketId", at: \.basketId)
+                    Argument("after", at: \.after)
+                }
+                SubscriptionField("ageVerificationEvents", as: LiveEvent.self, atSub: Resolver.ageVerificationEvents) {
+                    Argument("basketId", at: \.basketId)
+                    Argument("after", at: \.after)
+                }
+                SubscriptionField("recommendations", at: LiveEvent.recommendationPush, atSub: Resolver.recommendationEvents) {
+                    Argument("basketId", at: \.basketId)
+                    Argument("after", at: \.after)
+                }
+                SubscriptionField("terminalEvents", as: LiveEvent.self, atSub: Resolver.terminalEvents) {
+                    Argument("terminalId", at: \.terminalId)
+                    Argument("after", at: \.after)
+                }
+                SubscriptionField("storeFraudAlerts", as: LiveEvent.self, atSub: Resolver.storeFraudAlerts) {
+                    Argument("after", at: \.after)
+                }
+            }
         }
     }
 }

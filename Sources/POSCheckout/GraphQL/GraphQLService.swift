@@ -2,6 +2,7 @@ import Foundation
 import Graphiti
 import GraphQL
 import Logging
+import POSPlatform
 
 /// Runs GraphQL requests: limits on depth and size checked before anything runs, errors
 /// given a code in `extensions.code` (CheckoutError's, or GRAPHQL_PARSE_FAILED,
@@ -41,6 +42,12 @@ public struct GraphQLService: Sendable {
         } catch {
             result = GraphQLResult(errors: [GraphQLError(message: "the request could not be read", extensions: ["code": "BAD_REQUEST"])])
         }
+        return encoded(result)
+    }
+
+    /// A result as JSON bytes, its errors given their codes.
+    func encoded(_ result: GraphQLResult) -> [UInt8] {
+        var result = result
         result.errors = result.errors.map(coded)
         do {
             return Array(try GraphQLJSONEncoder().encode(result))
@@ -48,6 +55,54 @@ public struct GraphQLService: Sendable {
             logger.error("graphql: cannot encode a result: \(error)")
             return Array(#"{"errors":[{"message":"the answer could not be encoded","extensions":{"code":"INTERNAL_SERVER_ERROR"}}]}"#.utf8)
         }
+    }
+
+    /// What an operation sent over a WebSocket becomes.
+    public enum LiveOperation: Sendable {
+        /// A subscription: its results as they come, and the hub subscriber feeding it.
+        case stream(AsyncThrowingStream<GraphQLResult, any Error>, LiveSubscriber)
+        /// A query or mutation: one result (sent as `next`, then `complete`).
+        case single([UInt8])
+        /// The subscription could not start: its errors (sent as `error`).
+        case refused([[UInt8]])
+    }
+
+    /// Runs an operation for a connection whose principal is known (graphql-transport-ws).
+    public func live(query: String, variables: [String: Map], operationName: String?, principal: Principal, token: String, address: String) async -> LiveOperation {
+        let context = ApiContext(services: services, token: token, address: address, principal: principal)
+        let document: Document
+        do {
+            document = try GraphQL.parse(source: Source(body: query, name: "subscription"))
+        } catch {
+            return .single(await execute(query: query, variables: variables, operationName: operationName, token: token, address: address))
+        }
+        let limits = QueryLimits(maxDepth: services.config.maxQueryDepth, maxFields: services.config.maxQueryFields)
+        guard limits.problem(in: document) == nil, QueryLimits.isSubscription(document, operationName: operationName) else {
+            return .single(await execute(query: query, variables: variables, operationName: operationName, token: token, address: address))
+        }
+        do {
+            let outcome = try await schema.subscribe(request: query, resolver: Resolver(), context: context, variables: variables, operationName: operationName)
+            switch outcome {
+            case .success(let stream):
+                guard let subscriber = context.openedSubscriber else {
+                    return .refused([encodedError("the subscription did not start", code: "INTERNAL_SERVER_ERROR")])
+                }
+                return .stream(stream, subscriber)
+            case .failure(let errors):
+                context.openedSubscriber.map(services.live.unsubscribe)
+                return .refused(errors.errors.map { Array((try? GraphQLJSONEncoder().encode(coded($0))) ?? Data()) })
+            }
+        } catch let error as GraphQLError {
+            context.openedSubscriber.map(services.live.unsubscribe)
+            return .refused([Array((try? GraphQLJSONEncoder().encode(coded(error))) ?? Data())])
+        } catch {
+            context.openedSubscriber.map(services.live.unsubscribe)
+            return .refused([encodedError("the subscription could not start", code: "INTERNAL_SERVER_ERROR")])
+        }
+    }
+
+    func encodedError(_ message: String, code: String) -> [UInt8] {
+        Array(JSONValue.object(["message": .string(message), "extensions": .object(["code": .string(code)])]).jsonText.utf8)
     }
 
     private func coded(_ error: GraphQLError) -> GraphQLError {

@@ -45,4 +45,12 @@ struct QueryLimits {
         }
         return false
     }
+
+    /// Whether the operation to run is a subscription.
+    static func isSubscription(_ document: Document, operationName: String?) -> Bool {
+        for case let operation as OperationDefinition in document.definitions where operationName == nil || operation.name?.value == operationName {
+            return operation.operation == .subscription
+        }
+        return false
+    }
 }

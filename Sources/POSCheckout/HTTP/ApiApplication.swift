@@ -1,5 +1,6 @@
 import Foundation
 import Hummingbird
+import HummingbirdWebSocket
 import Logging
 import NIOCore
 import POSPlatform
@@ -44,12 +45,31 @@ public enum ApiApplication {
         let provider = SimulatedCardTerminal(
             declineFromCents: config.cardDeclineFromCents, timeoutFromCents: config.cardTimeoutFromCents, timeoutMilliseconds: config.cardTimeoutMilliseconds)
         let decisions = HostDecisions(sockets: config.hostSockets, logger: logger)
-        let services = CheckoutServices(config: config, database: database, outbox: outbox, provider: provider, decisions: decisions, logger: logger)
+        var limits = LiveHub.Limits()
+        limits.retentionMilliseconds = Int64(config.live.retentionSeconds) * 1000
+        limits.retainedEvents = config.live.retainedEvents
+        limits.subscriberBuffer = config.live.subscriberBuffer
+        let hub = LiveHub(limits: limits)
+        let services = CheckoutServices(config: config, database: database, outbox: outbox, provider: provider, decisions: decisions, live: hub, logger: logger)
         let graphQL = try GraphQLService(services: services, logger: logger)
+        let sessions = LiveSessions(signIn: services.signIn, settings: config.live, hub: hub)
+        sessions.startSweeping()
+        // Only the connection's settings (security, client id, sockets) apply to the reader.
+        let connectionProperties = config.kafkaProperties.filter { key, _ in
+            ["security.", "sasl.", "ssl.", "socket.", "client.", "broker.", "api.version", "reconnect."].contains { key.hasPrefix($0) }
+        }
+        let tail = try KafkaTail(bootstrapServers: servers, topic: config.topic, properties: connectionProperties)
+        let feed = LiveFeed(tail: tail, hub: hub, database: database, logger: logger)
+        // Enough of each partition's tail to refill the retention window after a restart.
+        feed.start(backlog: Int64(config.live.retainedEvents))
         let router = ApiServer.router(graphQL: graphQL, services: services)
         let host = config.host
         let app = Application(
-            router: router, configuration: .init(address: .hostname(config.host, port: config.port), serverName: "pos-api"),
+            router: router,
+            server: .http1WebSocketUpgrade(
+                webSocketRouter: LiveRoutes.router(graphQL: graphQL, services: services, sessions: sessions),
+                configuration: .init(ws: .init(maxFrameSize: max(1 << 16, config.maxBodyBytes), autoPing: .enabled(timePeriod: .seconds(30)), closeTimeout: .seconds(2)))),
+            configuration: .init(address: .hostname(config.host, port: config.port), serverName: "pos-api"),
             onServerRunning: { channel in
                 let port = channel.localAddress?.port ?? 0
                 logger.notice("pos-api listening on http://\(host):\(port)/graphql (playground /graphql/playground)")
@@ -62,6 +82,8 @@ public enum ApiApplication {
             notifier.stopping()
             notifier.stopWatchdog()
             outbox.stop()
+            sessions.stop()
+            feed.stop()
             producer.close()
         }
         try await app.runService()

@@ -29,9 +29,9 @@ public enum ApiServer {
         }
         router.get("/health") { _, _ in
             let healthy = (try? await services.database.run { db in try db.execute("SELECT 1").rows.count }) == 1
+            let body = JSONValue.object(["status": .string(healthy ? "ok" : "database unavailable"), "live": services.live.statistics]).jsonText
             return Response(
-                status: healthy ? .ok : .serviceUnavailable, headers: [.contentType: "application/json"],
-                body: .init(byteBuffer: ByteBuffer(string: healthy ? #"{"status":"ok"}"# : #"{"status":"database unavailable"}"#)))
+                status: healthy ? .ok : .serviceUnavailable, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(string: body)))
         }
         // The customer directory, in the contract customer_lookup's client speaks (Hummingbird
         // matches `/customers/x/` here too: a trailing slash is not a path segment).

@@ -12,6 +12,8 @@ public struct CheckoutError: Error, CustomStringConvertible, Sendable, Equatable
         case rateLimited = "RATE_LIMITED"
         case approvalRequired = "APPROVAL_REQUIRED"
         case unavailable = "UNAVAILABLE"
+        /// A subscription asked to resume from before the retention window: reload, then subscribe.
+        case resumeTooOld = "RESUME_TOO_OLD"
         case internalError = "INTERNAL_SERVER_ERROR"
     }
 
