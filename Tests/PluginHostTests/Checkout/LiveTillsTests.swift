@@ -1,0 +1,72 @@
+import Foundation
+import Testing
+
+@testable import POSCheckout
+@testable import PluginHost
+
+/// Live pushes against the running store (pos-api, pos-host with the five plugins, Kafka,
+/// PostgreSQL), driven by independent peers: Python's `websockets` and `requests` (PyPI) and
+/// `kcat` producing what pos-host's relay would publish for a plugin (Tests/python/live_tills.py).
+/// The employees are the suite's own, so other suites signing john or jane in elsewhere cannot
+/// end these sessions.
+@Suite(.serialized, .timeLimit(.minutes(6))) struct LiveTillsTests {
+    static let script = TestSupport.packageRoot + "/Tests/python/live_tills.py"
+
+    /// The shared store, with the suite's employees (a manager and four cashiers, password123).
+    static let store: Result<CheckoutStore, any Error> = Result {
+        let store = try CheckoutStore.shared.get()
+        let db = try PostgresConnection(conninfo: store.database, logger: TestSupport.quietLogger)
+        try db.execute(
+            """
+            INSERT INTO api_employees (id, code, username, display_name, role, password_hash)
+            SELECT 900 + n, 'EMPL' || n, CASE WHEN n = 0 THEN 'live_mgr' ELSE 'live_c' || n END, 'Live ' || n,
+                CASE WHEN n = 0 THEN 'MANAGER' ELSE 'CASHIER' END, (SELECT password_hash FROM api_employees WHERE username = 'john')
+            FROM generate_series(0, 4) n ON CONFLICT DO NOTHING
+            """)
+        return store
+    }
+
+    func run(_ scenario: String, second: String? = nil) throws {
+        let store = try Self.store.get()
+        var arguments = [Self.script, "--api", store.api.url, "--bootstrap", store.cluster.bootstrapServers]
+        if let second { arguments += ["--second", second] }
+        let result = try TestSupport.capture("/usr/bin/env", ["python3"] + arguments + [scenario])
+        #expect(result.status == 0, "\(scenario): \(result.output)\n--- pos-api log tail:\n\(store.api.log.suffix(3000))")
+        #expect(result.output.contains("ok: "), "\(result.output)")
+        print(result.output)
+    }
+
+    @Test func everyProtocolViolationGetsItsCloseCode() throws { try run("protocol") }
+
+    @Test func eachSubscriptionDeliversThePluginsEvents() throws { try run("subscriptions") }
+
+    @Test func theOriginalsPlainWebSocketsAndSessionTermination() throws { try run("plain") }
+
+    @Test func logoutClosesTheSessionsSockets() throws { try run("logout") }
+
+    @Test func twoHundredSubscribersReceiveTheirEventsInOrder() throws { try run("many") }
+
+    @Test func aSlowClientIsDroppedWhileOthersKeepTheirPushes() throws { try run("slow") }
+
+    @Test func resumingByCursorOrIdMissesNothingAndRepeatsNothing() throws {
+        let store = try Self.store.get()
+        // A second pos-api on the same database and cluster (no seed).
+        let second = try ApiProcess(label: "live-second", database: store.database, bootstrap: store.cluster.bootstrapServers, hostSockets: [])
+        try second.start(seed: false)
+        defer { second.stop() }
+        try run("resume", second: second.url)
+        // An instance keeping only 100 events, started once the topic holds more than that:
+        // a cursor from the start of the topic is older than what it kept.
+        let producer = try KafkaProducer(bootstrapServers: store.cluster.bootstrapServers)
+        defer { producer.close() }
+        for index in 0..<450 {
+            try producer.produce(topic: "pos-events", partition: Int32(index % 3), key: Array("LIVE-FILL".utf8), value: Array(#"{"filler": \#(index)}"#.utf8))
+        }
+        try producer.flush()
+        let short = try ApiProcess(
+            label: "live-short", database: store.database, bootstrap: store.cluster.bootstrapServers, hostSockets: [], extraApi: "  live:\n    retained_events: 100\n")
+        try short.start(seed: false)
+        defer { short.stop() }
+        try run("too_old", second: short.url)
+    }
+}
