@@ -94,6 +94,10 @@ import Testing
             #expect("\(error)".contains("c.yaml:2:3") && "\(error)".contains("listn"))
         }
         #expect(throws: ConfigError.self) { try ApiConfig.parse("api:\n  tax_rates: {standard: 8.25}\n", path: "c.yaml", environment: [:]) }
+        let live = try ApiConfig.parse("api:\n  live:\n    retention_s: 60\n    subscriber_buffer: 64\n    init_timeout_ms: 500\n", path: "c.yaml", environment: [:]).live
+        #expect(live.retentionSeconds == 60 && live.subscriberBuffer == 64 && live.initTimeoutMilliseconds == 500 && live.retainedEvents == 50_000)
+        #expect(throws: ConfigError.self) { try ApiConfig.parse("api:\n  live:\n    buffer: 3\n", path: "c.yaml", environment: [:]) }
+        #expect(throws: ConfigError.self) { try ApiConfig.parse("api:\n  live:\n    subscriber_buffer: 0\n", path: "c.yaml", environment: [:]) }
         // pos-host accepts the file with pos-api's section in it.
         #expect(try HostConfig.parse("api:\n  listen: \"1.2.3.4:5\"\n", path: "c.yaml").logLevel == "info")
     }
@@ -112,6 +116,8 @@ import Testing
             "addVerifiedItem(", "finalizeBasket(", "processPayment(basketId: String!", "acceptRecommendation(recommendationId: Int!", "rejectRecommendation(",
             "updatePlugin(id: ID!", "employees:", "myTimeEntries(", "products(", "searchProducts(query: String!", "product(", "basket(", "basketDetails(",
             "activeBaskets(", "customer(", "customerByIdentifier(", "allCustomers:", "customerPurchases(", "recommendations(", "pendingRecommendations(", "plugins:",
+            "ageVerificationEvents(basketId: String!", "basketEvents(basketId: String!", "recommendations(basketId: String!, after: String): RecommendationPush",
+            "terminalEvents(terminalId: String!", "storeFraudAlerts(",
         ] {
             #expect(sdl.contains(operation), "\(operation)")
         }
