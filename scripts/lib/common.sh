@@ -40,7 +40,7 @@ ensure_python_module() {
 # of pos-api's GraphQL API, websockets of its live pushes; kcat produces in their tests).
 ensure_test_packages() {
     ensure_build_packages
-    ensure_packages systemd kcat postgresql postgresql-contrib tzdata
+    ensure_packages systemd kcat postgresql postgresql-contrib tzdata nodejs
     ensure_python_module aamva_parser aamva-parser
     ensure_python_module requests requests
     ensure_python_module websockets websockets

@@ -12,6 +12,10 @@ public enum ApiServer {
     public static func router(graphQL: GraphQLService, services: CheckoutServices) -> Router<ApiRequestContext> {
         let router = Router(context: ApiRequestContext.self)
         let limit = services.config.maxBodyBytes
+        // The browser's files (ES modules, no build step) under /ui/, from `api.static_dir`.
+        if let directory = services.config.staticDirectory {
+            router.add(middleware: FileMiddleware(directory, urlBasePath: "/ui", searchForIndexHtml: true))
+        }
 
         // `/graphql/` (the original's path) matches too.
         router.post("/graphql") { request, context in

@@ -30,6 +30,7 @@ final class ApiProcess: @unchecked Sendable {
               listen: "127.0.0.1:0"
               host_sockets: [\(sockets)]
               decision_wait_ms: 10000
+              static_dir: "\(TestSupport.packageRoot)/ui"
             \(extraApi)
             """, to: directory + "/config.yaml")
         process.executableURL = URL(fileURLWithPath: TestSupport.product("pos-api"))

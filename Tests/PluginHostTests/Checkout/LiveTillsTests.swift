@@ -48,6 +48,16 @@ import Testing
 
     @Test func aSlowClientIsDroppedWhileOthersKeepTheirPushes() throws { try run("slow") }
 
+    /// The UI's own client (ui/js/graphql-ws.js) in Node's WebSocket: pushes, and resume after
+    /// a dropped connection.
+    @Test func theBrowsersClientReceivesAndResumes() throws {
+        let store = try Self.store.get()
+        let result = try TestSupport.capture(
+            "/usr/bin/env", ["node", "--experimental-websocket", TestSupport.packageRoot + "/Tests/js/live_client_test.mjs", store.api.url])
+        #expect(result.status == 0 && result.output.contains("ok: after a dropped connection"), "\(result.output)")
+        print(result.output)
+    }
+
     @Test func resumingByCursorOrIdMissesNothingAndRepeatsNothing() throws {
         let store = try Self.store.get()
         // A second pos-api on the same database and cluster (no seed).
