@@ -61,7 +61,7 @@ async def subscriber(url, token, terminal, latencies, ready):
 
 def kafka_reference(bootstrap, latencies, stop):
     reader = subprocess.Popen(["kcat", "-C", "-b", bootstrap, "-t", "pos-events", "-o", "end", "-u", "-q", "-f", "%s\n",
-                               "-X", "fetch.wait.max.ms=5"], stdout=subprocess.PIPE, text=True)
+                               "-X", "fetch.wait.max.ms=5"], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
     while not stop.is_set():
         line = reader.stdout.readline()
         if not line:
