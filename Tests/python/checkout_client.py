@@ -12,6 +12,8 @@ import uuid
 import requests
 
 URL, TERMINAL = sys.argv[1], sys.argv[2]
+# The cashier to sign in as (a suite of its own, so other suites signing john in elsewhere do not end it).
+USERNAME = sys.argv[3] if len(sys.argv) > 3 else "john"
 session = requests.Session()
 
 
@@ -41,13 +43,14 @@ def check(condition, message):
         fail(message)
 
 
-login = gql("mutation($t: String) { login(username: \"john\", password: \"password123\", terminalId: $t) { token employee { id username role } terminal { terminalId } } }",
-            {"t": TERMINAL})["login"]
+login = gql("mutation($u: String!, $t: String) { login(username: $u, password: \"password123\", terminalId: $t) { token employee { id username role } terminal { terminalId } } }",
+            {"u": USERNAME, "t": TERMINAL})["login"]
 check(login["employee"]["role"] == "CASHIER" and login["terminal"]["terminalId"] == TERMINAL, f"login: {login}")
 token = login["token"]
 
-basket = gql("mutation($t: String!) { startBasket(employeeId: 1, terminalId: $t, customerIdentifier: \"john@example.com\") { basketId status basket { customer { name tier } } } }",
-             {"t": TERMINAL}, token)["startBasket"]
+EMPLOYEE = int(login["employee"]["id"])
+basket = gql("mutation($e: Int!, $t: String!) { startBasket(employeeId: $e, terminalId: $t, customerIdentifier: \"john@example.com\") { basketId status basket { customer { name tier } } } }",
+             {"e": EMPLOYEE, "t": TERMINAL}, token)["startBasket"]
 check(basket["status"] == "OPEN" and basket["basket"]["customer"]["name"] == "John Doe", f"startBasket: {basket}")
 basket_id = basket["basketId"]
 
@@ -56,12 +59,12 @@ added = gql("mutation($b: String!) { addItem(basketId: $b, productId: \"BURGER\"
 check(added["success"] and abs(added["basketTotal"] - 8.99) < 1e-9, f"addItem: {added}")
 gql("mutation($b: String!) { addItem(basketId: $b, productId: \"WINE\", productName: \"Wine\", quantity: 1, price: 1.00) { success } }", {"b": basket_id}, token)
 
-error = gql("mutation($b: String!) { processPayment(basketId: $b, terminalId: \"x\", employeeId: 1, totalAmount: 21.98, paymentMethod: \"CASH\") { success } }",
-            {"b": basket_id}, token, expect_error="PAYMENT_REFUSED")
+error = gql("mutation($b: String!, $e: Int!) { processPayment(basketId: $b, terminalId: \"x\", employeeId: $e, totalAmount: 21.98, paymentMethod: \"CASH\") { success } }",
+            {"b": basket_id, "e": EMPLOYEE}, token, expect_error="PAYMENT_REFUSED")
 check(error["extensions"].get("plugin") == "age_verification", f"refusal names the plugin: {error}")
 
-verified = gql("mutation($b: String!, $t: String!) { verifyAge(basketId: $b, verifierEmployeeId: 1, customerAge: 34, terminalId: $t, verificationMethod: \"MANUAL_CHECK\") { verified } }",
-               {"b": basket_id, "t": TERMINAL}, token)["verifyAge"]
+verified = gql("mutation($b: String!, $t: String!, $e: Int!) { verifyAge(basketId: $b, verifierEmployeeId: $e, customerAge: 34, terminalId: $t, verificationMethod: \"MANUAL_CHECK\") { verified } }",
+               {"b": basket_id, "t": TERMINAL, "e": EMPLOYEE}, token)["verifyAge"]
 check(verified["verified"], f"verifyAge: {verified}")
 
 pending = gql("query($b: String!) { pendingRecommendations(basketId: $b) { id productId } }", {"b": basket_id}, token)["pendingRecommendations"]

@@ -187,6 +187,8 @@ public struct Payments: Sendable {
                 try !db.execute("SELECT 1 FROM api_payments WHERE idempotency_key = $1 AND status = 'PENDING'", [.text(key)]).rows.isEmpty
             }
             if !pending {
+                // It may have completed between the two reads: its result is this one's.
+                if let result = try await earlierResult(key: key, basketId: basketId) { return result }
                 // The other attempt was refused and released the key: this one is refused too
                 // (the same request, the same answer), and may be sent again.
                 throw CheckoutError(.conflict, "a payment with this idempotency key was just refused; check the basket and try again")

@@ -253,8 +253,9 @@ import Testing
 @Suite(.serialized, .timeLimit(.minutes(3))) struct IndependentClientTests {
     @Test func theTransactionThroughPythonRequests() throws {
         let store = try CheckoutStore.shared.get()
+        try store.addEmployees([(950, "indie_cashier", "CASHIER")])
         let script = TestSupport.packageRoot + "/Tests/python/checkout_client.py"
-        let result = try TestSupport.capture("/usr/bin/env", ["python3", script, store.api.url, "TERM120"])
+        let result = try TestSupport.capture("/usr/bin/env", ["python3", script, store.api.url, "TERM120", "indie_cashier"])
         #expect(result.status == 0, "\(result.output)")
         #expect(result.output.contains("ok: the original's transaction"))
     }

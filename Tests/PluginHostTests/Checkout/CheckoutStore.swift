@@ -97,7 +97,8 @@ struct GraphQLClient: Sendable {
     }
 
     func raw(_ body: [UInt8], contentType: String = "application/json", accept: String? = nil, method: String = "POST", path: String = "/graphql") async throws -> (Int, [UInt8]) {
-        var request = URLRequest(url: URL(string: url + path)!)
+        guard let address = URL(string: url + path) else { throw HostError("not a URL: \(url + path)") }
+        var request = URLRequest(url: address)
         request.httpMethod = method
         request.setValue(contentType, forHTTPHeaderField: "Content-Type")
         if let accept { request.setValue(accept, forHTTPHeaderField: "Accept") }
@@ -165,6 +166,19 @@ final class CheckoutStore: @unchecked Sendable {
     }
 
     var client: GraphQLClient { GraphQLClient(url: api.url) }
+
+    /// Adds employees (password123) for a suite of its own, so that suites running at the same
+    /// time never sign each other's sessions out (a login ends the employee's other sessions).
+    func addEmployees(_ employees: [(id: Int, username: String, role: String)]) throws {
+        let db = try PostgresConnection(conninfo: database, logger: TestSupport.quietLogger)
+        for employee in employees {
+            try db.execute(
+                """
+                INSERT INTO api_employees (id, code, username, display_name, role, password_hash)
+                SELECT $1::bigint, 'EMP' || $1::text, $2, $2, $3, password_hash FROM api_employees WHERE username = 'john' ON CONFLICT DO NOTHING
+                """, [.text(String(employee.id)), .text(employee.username), .text(employee.role)])
+        }
+    }
 
     func stop() {
         api.stop()

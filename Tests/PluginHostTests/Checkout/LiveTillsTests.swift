@@ -15,14 +15,7 @@ import Testing
     /// The shared store, with the suite's employees (a manager and four cashiers, password123).
     static let store: Result<CheckoutStore, any Error> = Result {
         let store = try CheckoutStore.shared.get()
-        let db = try PostgresConnection(conninfo: store.database, logger: TestSupport.quietLogger)
-        try db.execute(
-            """
-            INSERT INTO api_employees (id, code, username, display_name, role, password_hash)
-            SELECT 900 + n, 'EMPL' || n, CASE WHEN n = 0 THEN 'live_mgr' ELSE 'live_c' || n END, 'Live ' || n,
-                CASE WHEN n = 0 THEN 'MANAGER' ELSE 'CASHIER' END, (SELECT password_hash FROM api_employees WHERE username = 'john')
-            FROM generate_series(0, 4) n ON CONFLICT DO NOTHING
-            """)
+        try store.addEmployees([(900, "live_mgr", "MANAGER")] + (1...4).map { (900 + $0, "live_c\($0)", "CASHIER") })
         return store
     }
 
