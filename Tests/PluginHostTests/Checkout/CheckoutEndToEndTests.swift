@@ -251,11 +251,11 @@ import Testing
 
 /// The same transaction driven by an independent client: Python's `requests` (PyPI).
 @Suite(.serialized, .timeLimit(.minutes(3))) struct IndependentClientTests {
-    @Test func theTransactionThroughPythonRequests() throws {
+    @Test func theTransactionThroughPythonRequests() async throws {
         let store = try CheckoutStore.shared.get()
         try store.addEmployees([(950, "indie_cashier", "CASHIER")])
         let script = TestSupport.packageRoot + "/Tests/python/checkout_client.py"
-        let result = try TestSupport.capture("/usr/bin/env", ["python3", script, store.api.url, "TERM120", "indie_cashier"])
+        let result = try await TestSupport.captureOffPool("/usr/bin/env", ["python3", script, store.api.url, "TERM120", "indie_cashier"])
         #expect(result.status == 0, "\(result.output)")
         #expect(result.output.contains("ok: the original's transaction"))
     }

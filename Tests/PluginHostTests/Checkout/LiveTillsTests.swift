@@ -19,45 +19,45 @@ import Testing
         return store
     }
 
-    func run(_ scenario: String, second: String? = nil) throws {
+    func run(_ scenario: String, second: String? = nil) async throws {
         let store = try Self.store.get()
         var arguments = [Self.script, "--api", store.api.url, "--bootstrap", store.cluster.bootstrapServers]
         if let second { arguments += ["--second", second] }
-        let result = try TestSupport.capture("/usr/bin/env", ["python3"] + arguments + [scenario])
+        let result = try await TestSupport.captureOffPool("/usr/bin/env", ["python3"] + arguments + [scenario])
         #expect(result.status == 0, "\(scenario): \(result.output)\n--- pos-api log tail:\n\(store.api.log.suffix(3000))")
         #expect(result.output.contains("ok: "), "\(result.output)")
         print(result.output)
     }
 
-    @Test func everyProtocolViolationGetsItsCloseCode() throws { try run("protocol") }
+    @Test func everyProtocolViolationGetsItsCloseCode() async throws { try await run("protocol") }
 
-    @Test func eachSubscriptionDeliversThePluginsEvents() throws { try run("subscriptions") }
+    @Test func eachSubscriptionDeliversThePluginsEvents() async throws { try await run("subscriptions") }
 
-    @Test func theOriginalsPlainWebSocketsAndSessionTermination() throws { try run("plain") }
+    @Test func theOriginalsPlainWebSocketsAndSessionTermination() async throws { try await run("plain") }
 
-    @Test func logoutClosesTheSessionsSockets() throws { try run("logout") }
+    @Test func logoutClosesTheSessionsSockets() async throws { try await run("logout") }
 
-    @Test func twoHundredSubscribersReceiveTheirEventsInOrder() throws { try run("many") }
+    @Test func twoHundredSubscribersReceiveTheirEventsInOrder() async throws { try await run("many") }
 
-    @Test func aSlowClientIsDroppedWhileOthersKeepTheirPushes() throws { try run("slow") }
+    @Test func aSlowClientIsDroppedWhileOthersKeepTheirPushes() async throws { try await run("slow") }
 
     /// The UI's own client (ui/js/graphql-ws.js) in Node's WebSocket: pushes, and resume after
     /// a dropped connection.
-    @Test func theBrowsersClientReceivesAndResumes() throws {
+    @Test func theBrowsersClientReceivesAndResumes() async throws {
         let store = try Self.store.get()
-        let result = try TestSupport.capture(
+        let result = try await TestSupport.captureOffPool(
             "/usr/bin/env", ["node", "--experimental-websocket", TestSupport.packageRoot + "/Tests/js/live_client_test.mjs", store.api.url])
         #expect(result.status == 0 && result.output.contains("ok: after a dropped connection"), "\(result.output)")
         print(result.output)
     }
 
-    @Test func resumingByCursorOrIdMissesNothingAndRepeatsNothing() throws {
+    @Test func resumingByCursorOrIdMissesNothingAndRepeatsNothing() async throws {
         let store = try Self.store.get()
         // A second pos-api on the same database and cluster (no seed).
         let second = try ApiProcess(label: "live-second", database: store.database, bootstrap: store.cluster.bootstrapServers, hostSockets: [])
         try second.start(seed: false)
         defer { second.stop() }
-        try run("resume", second: second.url)
+        try await run("resume", second: second.url)
         // An instance keeping only 100 events, started once the topic holds more than that:
         // a cursor from the start of the topic is older than what it kept.
         let producer = try KafkaProducer(bootstrapServers: store.cluster.bootstrapServers)
@@ -70,6 +70,6 @@ import Testing
             label: "live-short", database: store.database, bootstrap: store.cluster.bootstrapServers, hostSockets: [], extraApi: "  live:\n    retained_events: 100\n")
         try short.start(seed: false)
         defer { short.stop() }
-        try run("too_old", second: short.url)
+        try await run("too_old", second: short.url)
     }
 }

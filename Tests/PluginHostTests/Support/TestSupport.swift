@@ -99,6 +99,16 @@ enum TestSupport {
         return (process.terminationStatus, String(decoding: data, as: UTF8.self))
     }
 
+    /// `capture` on a thread of its own: a child that runs for seconds must not hold one of
+    /// Swift's cooperative threads (two on this machine), or other suites' async tests stall.
+    static func captureOffPool(_ executable: String, _ arguments: [String]) async throws -> (status: Int32, output: String) {
+        try await withCheckedThrowingContinuation { continuation in
+            Thread.detachNewThread {
+                continuation.resume(with: Result { try capture(executable, arguments) })
+            }
+        }
+    }
+
     static func write(_ text: String, to path: String) {
         _ = FileManager.default.createFile(atPath: path, contents: Data(text.utf8), attributes: [.posixPermissions: 0o644])
     }
