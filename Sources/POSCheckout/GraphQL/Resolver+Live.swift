@@ -72,33 +72,10 @@ extension LiveEvent {
     var time: String { UTCTime.iso8601(milliseconds: timeMilliseconds) }
     var timeMs: String { String(timeMilliseconds) }
 
-    struct NoArguments: Codable, Sendable {}
-
     /// The suggestions in this RECOMMENDATION_SUGGESTED event, recorded for accept/reject.
     func recommendationPush(context: ApiContext, arguments: Resolver.BasketLiveArguments) async throws -> RecommendationPushView {
         let basket = basketId ?? ""
-        let suggested = payload["recommendations"]?.arrayValue ?? []
-        let products = suggested.compactMap { $0["product_id"]?.stringValue }
-        let ids = try await context.services.database.run { db -> [String: (Int, String)] in
-            if !products.isEmpty {
-                try db.execute(
-                    "INSERT INTO api_recommendations (basket_id, product_id) SELECT $1, unnest($2::text[]) ON CONFLICT DO NOTHING",
-                    [.text(basket), .text(PostgresArrayLiteral.text(products))])
-            }
-            let rows = try db.execute("SELECT product_id, id, status FROM api_recommendations WHERE basket_id = $1", [.text(basket)])
-            var ids: [String: (Int, String)] = [:]
-            for row in 0..<rows.rows.count { ids[rows.text(row, 0) ?? ""] = (Int(rows.int(row, 1) ?? 0), rows.text(row, 2) ?? "PENDING") }
-            return ids
-        }
-        var views: [RecommendationView] = []
-        for item in suggested {
-            guard let product = item["product_id"]?.stringValue, let (id, status) = ids[product] else { continue }
-            let known = try await context.services.catalogue.product(id: product)
-            views.append(RecommendationView(
-                id: id, basketId: basket, productId: product, productName: known?.name ?? product, price: known?.price,
-                sourceProduct: item["source_product"]?.stringValue ?? "", reason: item["reason"]?.stringValue == "learned" ? "Often bought together" : "Frequently bought together",
-                score: item["score"]?.numberValue ?? 0, status: status))
-        }
+        let views = try await Resolver.recommendationViews(basket, payload["recommendations"]?.arrayValue ?? [], context)
         return RecommendationPushView(id: id, cursor: cursor.text, basketId: basket, recommendations: views)
     }
 }

@@ -62,15 +62,21 @@ extension Resolver {
         let latest = try await context.services.outbox.latestPosition(of: basket.id)
         let answer = try await context.services.plugins.query(
             "purchase_recommender", "recommendations", .object(["basket_id": .string(basket.id)]), after: latest.map { [$0] } ?? [])
-        let suggested = answer.arrayValue ?? []
+        return try await Self.recommendationViews(basket.id, answer.arrayValue ?? [], context)
+    }
+
+    /// purchase_recommender's suggestions (its query's answer or a RECOMMENDATION_SUGGESTED
+    /// payload) as the till sees them: each numbered once per basket and product (recorded for
+    /// accept/reject), with the catalogue's name and price.
+    static func recommendationViews(_ basketId: String, _ suggested: [JSONValue], _ context: ApiContext) async throws -> [RecommendationView] {
         let products = suggested.compactMap { $0["product_id"]?.stringValue }
         let (ids, statuses) = try await context.services.database.run { db -> ([String: Int], [String: String]) in
             if !products.isEmpty {
                 try db.execute(
                     "INSERT INTO api_recommendations (basket_id, product_id) SELECT $1, unnest($2::text[]) ON CONFLICT DO NOTHING",
-                    [.text(basket.id), .text(PostgresArrayLiteral.text(products))])
+                    [.text(basketId), .text(PostgresArrayLiteral.text(products))])
             }
-            let rows = try db.execute("SELECT product_id, id, status FROM api_recommendations WHERE basket_id = $1", [.text(basket.id)])
+            let rows = try db.execute("SELECT product_id, id, status FROM api_recommendations WHERE basket_id = $1", [.text(basketId)])
             var ids: [String: Int] = [:], statuses: [String: String] = [:]
             for row in 0..<rows.rows.count {
                 ids[rows.text(row, 0) ?? ""] = Int(rows.int(row, 1) ?? 0)
@@ -83,7 +89,7 @@ extension Resolver {
             guard let product = item["product_id"]?.stringValue, let id = ids[product] else { continue }
             let known = try await context.services.catalogue.product(id: product)
             views.append(RecommendationView(
-                id: id, basketId: basket.id, productId: product, productName: known?.name ?? product, price: known?.price,
+                id: id, basketId: basketId, productId: product, productName: known?.name ?? product, price: known?.price,
                 sourceProduct: item["source_product"]?.stringValue ?? "", reason: item["reason"]?.stringValue == "learned" ? "Often bought together" : "Frequently bought together",
                 score: item["score"]?.numberValue ?? 0, status: statuses[product] ?? "PENDING"))
         }
