@@ -117,13 +117,14 @@ public struct ApiConfig: Sendable, Equatable {
             if var live = try api.section("live") {
                 if let value = try live.integer("retention_s", in: 1...86_400) { config.live.retentionSeconds = value }
                 if let value = try live.integer("retained_events", in: 100...10_000_000) { config.live.retainedEvents = value }
+                if let value = try live.integer("retained_mb", in: 1...65_536) { config.live.retainedMegabytes = value }
                 if let value = try live.integer("subscriber_buffer", in: 1...1_000_000) { config.live.subscriberBuffer = value }
                 if let value = try live.integer("init_timeout_ms", in: 100...600_000) { config.live.initTimeoutMilliseconds = value }
                 if let value = try live.integer("revoked_grace_ms", in: 0...60_000) { config.live.revokedGraceMilliseconds = value }
                 if let value = try live.integer("max_subscriptions", in: 1...10_000) { config.live.maxSubscriptionsPerConnection = value }
                 if let value = try live.integer("session_check_s", in: 1...3_600) { config.live.sessionCheckSeconds = value }
                 try live.rejectUnknownKeys(allowed: [
-                    "retention_s", "retained_events", "subscriber_buffer", "init_timeout_ms", "revoked_grace_ms", "max_subscriptions", "session_check_s",
+                    "retention_s", "retained_events", "retained_mb", "subscriber_buffer", "init_timeout_ms", "revoked_grace_ms", "max_subscriptions", "session_check_s",
                 ])
             }
             try api.rejectUnknownKeys(allowed: apiKeys)
@@ -146,6 +147,7 @@ public struct LiveSettings: Sendable, Equatable {
     /// How long, and how many, recent events are kept so a reconnecting client can resume.
     public var retentionSeconds = 600
     public var retainedEvents = 50_000
+    public var retainedMegabytes = 64
     /// Messages a client may have waiting before it is closed as too slow (1013).
     public var subscriberBuffer = 512
     /// graphql-transport-ws: how long a client has to send connection_init (then 4408).

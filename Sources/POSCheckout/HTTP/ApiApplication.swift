@@ -48,6 +48,7 @@ public enum ApiApplication {
         var limits = LiveHub.Limits()
         limits.retentionMilliseconds = Int64(config.live.retentionSeconds) * 1000
         limits.retainedEvents = config.live.retainedEvents
+        limits.retainedBytes = config.live.retainedMegabytes << 20
         limits.subscriberBuffer = config.live.subscriberBuffer
         let hub = LiveHub(limits: limits)
         let services = CheckoutServices(config: config, database: database, outbox: outbox, provider: provider, decisions: decisions, live: hub, logger: logger)

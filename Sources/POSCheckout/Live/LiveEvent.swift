@@ -21,6 +21,8 @@ public struct LiveEvent: Sendable, Equatable {
     public var basketId: String?
     /// The hub's read position just after this event: the resume token pushed with it.
     public var cursor = LiveCursor()
+    /// The record's size on the bus (what keeping it costs, roughly).
+    public var size = 0
 
     /// Reads an envelope v1 (docs/events.md), or the original's flat shape. nil for anything
     /// else (the feed counts it and goes on: the host dead-letters such records anyway).
@@ -44,6 +46,7 @@ public struct LiveEvent: Sendable, Equatable {
             causationId: fields["causation_id"]?.stringValue, payload: payload, partition: partition, offset: offset)
         event.terminalId = payload["terminal_id"]?.stringValue
         event.basketId = payload["basket_id"]?.stringValue
+        event.size = value.count + 256
         return event
     }
 

@@ -76,6 +76,12 @@ final class BasketTills: @unchecked Sendable {
     let database: Database
     private var known: [String: String] = [:]
     private var unknown: Set<String> = []
+    /// Database lookups are rationed (a producer flooding the bus with unknown basket ids must
+    /// not turn the feed into a query loop); past the ration an event goes out without a till
+    /// (its basket's subscribers still get it).
+    static let lookupsPerSecond = 500
+    private var lookups = 0
+    private var second: UInt64 = 0
 
     init(database: Database) { self.database = database }
 
@@ -88,6 +94,13 @@ final class BasketTills: @unchecked Sendable {
     func terminal(of basket: String, logger: Logger) -> String? {
         if let terminal = known[basket] { return terminal }
         if unknown.contains(basket) { return nil }
+        let now = DispatchTime.now().uptimeNanoseconds / 1_000_000_000
+        if now != second {
+            second = now
+            lookups = 0
+        }
+        guard lookups < Self.lookupsPerSecond else { return nil }
+        lookups += 1
         do {
             let rows = try database.pool.with { db in try db.execute("SELECT terminal_id FROM api_baskets WHERE id = $1", [.text(basket)]) }
             if !rows.rows.isEmpty, let terminal = rows.text(0, 0) {

@@ -12,6 +12,8 @@ public final class LiveHub: @unchecked Sendable {
         /// How long events are kept for resuming, and at most how many.
         public var retentionMilliseconds: Int64 = 600_000
         public var retainedEvents = 50_000
+        /// And at most this many bytes of them (a producer of huge events cannot exhaust memory).
+        public var retainedBytes = 64 << 20
         /// Events a subscriber may have waiting before it is dropped as too slow.
         public var subscriberBuffer = 512
         public init() {}
@@ -20,6 +22,7 @@ public final class LiveHub: @unchecked Sendable {
     public let limits: Limits
     private let lock = NSLock()
     private var retained = Deque<LiveEvent>()
+    private var retainedSize = 0
     /// Per partition, the first offset whose events are all still retained.
     private var retainedFrom: [Int32: Int64] = [:]
     private var position = LiveCursor()
@@ -81,6 +84,7 @@ public final class LiveHub: @unchecked Sendable {
             guard !event.type.isEmpty else { return ([], []) }
             event.cursor = position
             retained.append(event)
+            retainedSize += event.size
             prune(now: event.timeMilliseconds)
             dispatched += 1
             var targets: [LiveSubscriber] = []
@@ -105,8 +109,11 @@ public final class LiveHub: @unchecked Sendable {
     /// Drops what is older than the window or over the count; the partitions' retained-from
     /// offsets move past what was dropped.
     private func prune(now: Int64) {
-        while let first = retained.first, retained.count > limits.retainedEvents || first.timeMilliseconds < now - limits.retentionMilliseconds {
+        while let first = retained.first,
+            retained.count > limits.retainedEvents || retainedSize > limits.retainedBytes || first.timeMilliseconds < now - limits.retentionMilliseconds
+        {
             retained.removeFirst()
+            retainedSize -= first.size
             retainedFrom[first.partition] = max(retainedFrom[first.partition] ?? 0, first.offset + 1)
         }
     }

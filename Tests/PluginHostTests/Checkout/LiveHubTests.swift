@@ -93,6 +93,21 @@ import Testing
         #expect(throws: LiveHub.ResumeProblem.tooOld) { try hub.subscribe(LiveFilter(.store), after: LiveCursor(next: [0: 4])) }
     }
 
+    @Test func hugeEventsAreKeptOnlyUpToTheByteLimit() throws {
+        var limits = LiveHub.Limits()
+        limits.retainedBytes = 1_000
+        let hub = LiveHub(limits: limits)
+        hub.started(at: [0: 0])
+        for offset in 0..<4 {
+            var event = Self.event("A", partition: 0, offset: Int64(offset))
+            event.size = 400
+            hub.dispatch(event)
+        }
+        #expect(hub.statistics["retained"] == .number(2))
+        #expect(throws: LiveHub.ResumeProblem.tooOld) { try hub.subscribe(LiveFilter(.store), after: LiveCursor(next: [0: 1])) }
+        #expect(throws: Never.self) { try hub.subscribe(LiveFilter(.store), after: LiveCursor(next: [0: 2])) }
+    }
+
     @Test func aSubscriberThatFallsBehindIsDroppedAndTheOthersAreNot() async throws {
         var limits = LiveHub.Limits()
         limits.subscriberBuffer = 4
