@@ -224,6 +224,20 @@ async def protocol():
         answer = json.loads(await asyncio.wait_for(client.ws.recv(), 20))
         expect(answer["type"] == "error" and answer["payload"][0]["extensions"]["code"] == code, "%s: %s" % (query, answer))
     ok("another till, the store's alerts as a cashier, an unknown basket, a bad cursor: error messages with codes")
+    # At most 100 operations per connection: the 101st is refused, the socket stays open.
+    for index in range(100):
+        await client.ws.send(json.dumps({"type": "subscribe", "id": "many-%d" % index, "payload": {
+            "query": 'subscription { terminalEvents(terminalId: "LIVE-P1") { id } }'}}))
+    await client.ws.send(json.dumps({"type": "subscribe", "id": "one-too-many", "payload": {
+        "query": 'subscription { terminalEvents(terminalId: "LIVE-P1") { id } }'}}))
+    answer = json.loads(await asyncio.wait_for(client.ws.recv(), 20))
+    expect(answer["type"] == "error" and answer["id"] == "one-too-many" and answer["payload"][0]["extensions"]["code"] == "RATE_LIMITED",
+           "the 101st operation: %s" % answer)
+    ok("the 101st operation on one connection is refused with RATE_LIMITED")
+    # A message over the size limit closes the socket (nothing is buffered without bound).
+    code, reason = await raw([init, json.dumps({"type": "ping", "payload": {"x": "y" * 200_000}})])
+    expect(code in (1009, 4400), "an oversized message: %s %s" % (code, reason))
+    ok("a 200 KB message closes the socket (%s)" % code)
     await client.ws.close()
 
 
@@ -440,6 +454,14 @@ async def too_old():
     answer = json.loads(await asyncio.wait_for(client.ws.recv(), 20))
     expect(answer["type"] == "error" and answer["payload"][0]["extensions"]["code"] == "RESUME_TOO_OLD", "too old: %s" % answer)
     ok("a cursor from before the retention window: RESUME_TOO_OLD (reload, then subscribe)")
+    # The 450 records that were not events were counted and skipped; pushes go on after them.
+    skipped = live_statistics()["not_events"]
+    expect(skipped >= 450, "records that were not events counted: %s" % skipped)
+    watcher = await Client.open(manager)
+    await watcher.subscribe("t", 'subscription { terminalEvents(terminalId: "LIVE-R9") { id } }')
+    produce([emitted("FRAUD_ALERT", "LIVE-R9", sequence=0)])
+    expect(len(await watcher.data("t", "terminalEvents", 1, timeout=30)) == 1, "no push after the records that were not events")
+    ok("%d records that were not events were counted and skipped; the next event was pushed" % skipped)
 
 
 SCENARIOS = {"protocol": protocol, "subscriptions": subscriptions, "plain": plain, "logout": logout_closes, "many": many, "slow": slow, "resume": resume,

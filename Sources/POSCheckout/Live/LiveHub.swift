@@ -31,6 +31,8 @@ public final class LiveHub: @unchecked Sendable {
     private var nextId = 1
     private(set) var dispatched = 0
     private var droppedSlow = 0
+    /// Records read that were not events (counted, never pushed).
+    private var skipped = 0
     private var sessionObservers: [@Sendable (LiveEvent) -> Void] = []
 
     public init(limits: Limits = Limits()) { self.limits = limits }
@@ -60,7 +62,7 @@ public final class LiveHub: @unchecked Sendable {
         lock.withLock {
             .object([
                 "subscribers": .number(Double(subscribers.values.reduce(0) { $0 + $1.count })), "dispatched": .number(Double(dispatched)),
-                "dropped_slow": .number(Double(dropLock.withLock { droppedSlow })), "retained": .number(Double(retained.count)), "cursor": .string(position.text),
+                "dropped_slow": .number(Double(dropLock.withLock { droppedSlow })), "retained": .number(Double(retained.count)), "not_events": .number(Double(skipped)), "cursor": .string(position.text),
                 "started": .bool(started),
             ])
         }
@@ -81,7 +83,10 @@ public final class LiveHub: @unchecked Sendable {
             if let next = position.next[event.partition], event.offset < next { return ([], []) }
             position.next[event.partition] = event.offset + 1
             // A record that was not an event only moves the position (cursors stay exact).
-            guard !event.type.isEmpty else { return ([], []) }
+            guard !event.type.isEmpty else {
+                skipped += 1
+                return ([], [])
+            }
             event.cursor = position
             retained.append(event)
             retainedSize += event.size
