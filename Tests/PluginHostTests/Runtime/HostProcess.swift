@@ -40,6 +40,11 @@ final class HostProcess: @unchecked Sendable {
     /// logged "ready", which it does once its consumer groups have partitions).
     func start() throws {
         try process.run()
+        try waitUntilReady()
+    }
+
+    /// Waits until a launched host's control socket answers (and, on Kafka, it logged "ready").
+    func waitUntilReady() throws {
         let ready = TestSupport.eventually(within: 30) {
             (try? pluginctl("status", "--json").status) == 0 && (!usesKafka || log.contains(" ready"))
         }
@@ -61,6 +66,14 @@ final class HostProcess: @unchecked Sendable {
     func restarted() throws -> HostProcess {
         let next = HostProcess(reusing: self)
         try next.start()
+        return next
+    }
+
+    /// The same configuration in a new process, launched but not waited for (to kill it while
+    /// it starts: opening the database, taking leases, joining the groups).
+    func launched() throws -> HostProcess {
+        let next = HostProcess(reusing: self)
+        try next.process.run()
         return next
     }
 
