@@ -37,13 +37,15 @@ ensure_python_module() {
 
 # What the tests need beyond the build (systemd-analyze verifies the unit files; aamva-parser
 # is the independent reference for the ID barcode reader; requests is the independent client
-# of pos-api's GraphQL API, websockets of its live pushes; kcat produces in their tests).
+# of pos-api's GraphQL API, websockets of its live pushes; kcat produces in their tests; Selenium drives Debian's
+# chromium through Debian's chromedriver for the browser tests, downloading nothing).
 ensure_test_packages() {
     ensure_build_packages
-    ensure_packages systemd kcat postgresql postgresql-contrib tzdata nodejs
+    ensure_packages systemd kcat postgresql postgresql-contrib tzdata nodejs chromium chromium-driver
     ensure_python_module aamva_parser aamva-parser
     ensure_python_module requests requests
     ensure_python_module websockets websockets
+    ensure_python_module selenium selenium
 }
 
 # Build configuration (debug or release) and where SwiftPM puts products.

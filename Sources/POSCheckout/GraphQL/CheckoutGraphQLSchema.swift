@@ -210,11 +210,50 @@ enum CheckoutGraphQLSchema {
                 Field("deadLettered", at: \.deadLettered)
                 Field("queueDepth", at: \.queueDepth)
                 Field("lag", at: \.lag)
+                Field("settingsSchema", at: \.settingsSchema)
+                Field("defaultSettings", at: \.defaultSettings)
+                Field("configError", at: \.configError)
             }
             Type(PluginAuditView.self, as: "PluginChange") {
                 Field("version", at: \.version)
                 Field("changedBy", at: \.changedBy)
                 Field("change", at: \.change)
+            }
+            Type(FraudAlertView.self, as: "FraudAlert") {
+                Field("alertId", at: \.alertId)
+                Field("ruleId", at: \.ruleId)
+                Field("severity", at: \.severity)
+                Field("employeeId", at: \.employeeId)
+                Field("terminalId", at: \.terminalId)
+                Field("basketId", at: \.basketId)
+                Field("threshold", at: \.threshold)
+                Field("actual", at: \.actual)
+                Field("windowSeconds", at: \.windowSeconds)
+                Field("raisedAt", at: \.raisedAt)
+                Field("acknowledged", at: \.acknowledged)
+                Field("acknowledgedBy", at: \.acknowledgedBy)
+                Field("acknowledgedAt", at: \.acknowledgedAt)
+            }
+            Type(AgeViolationView.self, as: "AgeViolation") {
+                Field("basketId", at: \.basketId)
+                Field("reason", at: \.reason)
+                Field("reasons", at: \.reasons)
+                Field("at", at: \.at)
+                Field("minimumAge", at: \.minimumAge)
+                Field("verifier", at: \.verifier)
+                Field("method", at: \.method)
+            }
+            Type(HeldItemView.self, as: "HeldItem") {
+                Field("productId", at: \.productId)
+                Field("quantity", at: \.quantity)
+                Field("minimumAge", at: \.minimumAge)
+            }
+            Type(AgeGateView.self, as: "AgeGate") {
+                Field("basketId", at: \.basketId)
+                Field("allowed", at: \.allowed)
+                Field("reason", at: \.reason)
+                Field("minimumAge", at: \.minimumAge)
+                Field("heldItems", at: \.heldItems)
             }
             Input(Resolver.TenderInput.self, as: "TenderInput") {
                 InputField("method", at: \.method)
@@ -271,6 +310,16 @@ enum CheckoutGraphQLSchema {
                     Argument("to", at: \.to)
                 }
                 Field("plugins", at: Resolver.plugins)
+                Field("fraudAlerts", at: Resolver.fraudAlerts) {
+                    Argument("unacknowledged", at: \.unacknowledged)
+                    Argument("basketId", at: \.basketId)
+                }
+                Field("ageViolations", at: Resolver.ageViolations) {
+                    Argument("basketId", at: \.basketId)
+                }
+                Field("ageGate", at: Resolver.ageGate) {
+                    Argument("basketId", at: \.basketId)
+                }
                 Field("pluginAudit", at: Resolver.pluginAudit) {
                     Argument("id", at: \.id)
                 }
@@ -354,6 +403,10 @@ enum CheckoutGraphQLSchema {
                 Field("rejectRecommendation", at: Resolver.rejectRecommendation) {
                     Argument("recommendationId", at: \.recommendationId)
                     Argument("basketId", at: \.basketId)
+                }
+                Field("acknowledgeFraudAlert", at: Resolver.acknowledgeFraudAlert) {
+                    Argument("alertId", at: \.alertId)
+                    Argument("note", at: \.note)
                 }
                 Field("updatePlugin", at: Resolver.updatePlugin) {
                     Argument("id", at: \.id)

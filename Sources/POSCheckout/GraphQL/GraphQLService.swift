@@ -50,7 +50,14 @@ public struct GraphQLService: Sendable {
         var result = result
         result.errors = result.errors.map(coded)
         do {
-            return Array(try GraphQLJSONEncoder().encode(result))
+            let bytes = Array(try GraphQLJSONEncoder().encode(result))
+            // A field error that nulled a non-null root leaves no data, and the encoder then
+            // leaves `data` out; but execution ran, so the answer says `"data": null` (GraphQL
+            // over HTTP: a 200, not the 400 of a request that could not run).
+            if result.data == nil, result.errors.contains(where: { !$0.path.elements.isEmpty }), bytes.first == UInt8(ascii: "{") {
+                return Array(#"{"data":null,"#.utf8) + bytes.dropFirst()
+            }
+            return bytes
         } catch {
             logger.error("graphql: cannot encode a result: \(error)")
             return Array(#"{"errors":[{"message":"the answer could not be encoded","extensions":{"code":"INTERNAL_SERVER_ERROR"}}]}"#.utf8)

@@ -210,13 +210,10 @@ extension Resolver {
     func updatePlugin(context: ApiContext, arguments: UpdatePluginArguments) async throws -> PluginView {
         let principal = try await context.principal()
         try principal.require(.admin, to: "changing plugins")
-        if arguments.config != nil {
-            throw CheckoutError.badInput("settings are changed with `pluginctl config set`, which checks them against the plugin's schema; here only enabled")
-        }
         if arguments.supportedEvents != nil {
             throw CheckoutError.badInput("a plugin declares the events it subscribes to itself; supportedEvents cannot be set")
         }
-        return try await context.services.plugins.update(name: arguments.id.value, enabled: arguments.enabled, by: principal)
+        return try await context.services.plugins.update(name: arguments.id.value, enabled: arguments.enabled, settings: arguments.config, by: principal)
     }
 
     struct PluginAuditArguments: Codable, Sendable {

@@ -15,6 +15,8 @@ public enum ApiServer {
         // The browser's files (ES modules, no build step) under /ui/, from `api.static_dir`.
         if let directory = services.config.staticDirectory {
             router.add(middleware: FileMiddleware(directory, urlBasePath: "/ui", searchForIndexHtml: true))
+            // A person typing the server's address lands on the till.
+            router.get("/") { _, _ in Response(status: .seeOther, headers: [.location: "/ui/"]) }
         }
 
         // `/graphql/` (the original's path) matches too.

@@ -362,7 +362,8 @@ public final class PluginRegistry: @unchecked Sendable {
                     subscriptions: slot.config.subscriptions ?? slot.description?.manifest.subscriptions ?? [],
                     lanes: slot.dispatcher?.laneCount ?? 0, lastError: slot.lastError, configError: slot.configError,
                     settings: slot.settings, metrics: (metrics[slot.config.name] ?? PluginMetrics()).snapshot(),
-                    worker: slot.instance?.supervisionStatus ?? slot.lastWorkerStatus)
+                    worker: slot.instance?.supervisionStatus ?? slot.lastWorkerStatus, settingsSchema: slot.description?.manifest.settingsSchema,
+                    defaultSettings: slot.description?.manifest.defaultSettings)
             }
             for name in unconfigured where slots[name] == nil {
                 list.append(

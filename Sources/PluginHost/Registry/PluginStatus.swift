@@ -36,6 +36,10 @@ public struct PluginStatus: Codable, Sendable, Equatable {
     public var handledPerSecond: Double? = nil
     /// The worker process (isolation: process).
     public var worker: WorkerStatus? = nil
+    /// The JSON Schema the plugin declares for its settings (nil: any object), and its
+    /// defaults, so that an admin screen can build a form and check a change before saving it.
+    public var settingsSchema: JSONValue? = nil
+    public var defaultSettings: JSONValue? = nil
 
     enum CodingKeys: String, CodingKey {
         case name, state, enabled, version, library, isolation, subscriptions, lanes, settings, metrics, lag, worker
@@ -43,6 +47,8 @@ public struct PluginStatus: Codable, Sendable, Equatable {
         case lastError = "last_error"
         case configError = "config_error"
         case consumedHere = "consumed_here"
+        case settingsSchema = "settings_schema"
+        case defaultSettings = "default_settings"
     }
 }
 

@@ -196,8 +196,22 @@ import Testing
         #expect(seen.field("plugins").arrayValue?.first { $0["name"] == .string("basket_tally") }?["enabled"] == .bool(false))
         let audit = try await admin.send(#"{ pluginAudit(id: "basket_tally") { changedBy } }"#)
         #expect(audit.field("pluginAudit").arrayValue?.contains { $0["changedBy"] == .string("pos-api:admin") } == true)
-        let config = try await admin.send(#"mutation { updatePlugin(id: "basket_tally", config: "{}") { name } }"#)
-        #expect(config.code == "BAD_USER_INPUT")
+        // Settings are checked against the schema the running plugin declares, merged over its
+        // defaults; a refusal lists each violation at its path and changes nothing.
+        let before = try await admin.send(#"{ plugins { name configVersion settingsSchema defaultSettings } }"#)
+        let fraud = before.field("plugins").arrayValue?.first { $0["name"] == .string("fraud_detection") }
+        #expect(fraud?["settingsSchema"]?.stringValue?.contains("\"properties\"") == true && fraud?["defaultSettings"]?.stringValue?.contains("block_at") == true)
+        let invalid = try await admin.send(#"mutation { updatePlugin(id: "fraud_detection", config: "{\"block_at\": -5, \"nonsense\": 1}") { name } }"#)
+        #expect(invalid.code == "BAD_USER_INPUT", "\(invalid.body.jsonText)")
+        let violations = (try? JSONValue.parse(invalid.errors.first?["extensions"]?["violations"]?.stringValue ?? "")).flatMap(\.arrayValue) ?? []
+        #expect(Set(violations.compactMap { $0["path"]?.stringValue }) == ["/block_at", "/nonsense"], "\(invalid.body.jsonText)")
+        let after = try await admin.send(#"{ plugins { name configVersion } }"#)
+        #expect(after.field("plugins").arrayValue?.first { $0["name"] == .string("fraud_detection") }?["configVersion"] == fraud?["configVersion"])
+        #expect(try await admin.send(#"mutation { updatePlugin(id: "fraud_detection", config: "[1]") { name } }"#).code == "BAD_USER_INPUT")
+        #expect(try await admin.send(#"mutation { updatePlugin(id: "fraud_detection", config: "{nope") { name } }"#).code == "BAD_USER_INPUT")
+        // Settings the schema and the plugin accept are stored and applied.
+        let accepted = try await admin.send(#"mutation { updatePlugin(id: "basket_tally", config: "{}") { name configVersion } }"#)
+        #expect(accepted.code == nil, "\(accepted.body.jsonText)")
     }
 
     @Test func badInputIsRefusedWithACodeAndNothingHalfDone() async throws {
