@@ -5,7 +5,7 @@ ui/, pos-host with the five plugins, Kafka, PostgreSQL).
 
     ui_browser.py --api URL --pluginctl "PATH --config FILE" --shots DIR SCENARIO
 
-Scenarios: sale, keyboard, offline, manager, admin. Each prints "ok: ..." lines and exits 1
+Scenarios: sale, keyboard, offline, split, override, manager, admin. Each prints "ok: ..." lines and exits 1
 at the first check that fails (with a screenshot and the browser's console).
 """
 import argparse
@@ -292,6 +292,14 @@ def keyboard():
     expect(active_id() == "scan", "Escape goes back to the scan field (%s)" % active_id())
     ok("F6, + and Delete change and remove lines; Escape returns to the scan field")
 
+    # A tablet held upright: one column, nothing cut off.
+    DRIVER.set_window_size(820, 1180)
+    width = DRIVER.execute_script("return document.documentElement.scrollWidth")
+    expect(width <= 820, "no horizontal scrolling on a tablet (%d px wide)" % width)
+    shot("17-tablet")
+    DRIVER.set_window_size(1024, 768)
+    ok("on an 820 x 1180 tablet the till fits without horizontal scrolling")
+
     total = total_cents()
     expect(total == 199 + 3 * 249, "total %d" % total)
     keys(Keys.F9)
@@ -425,7 +433,49 @@ def admin():
     ok("block_at = 75 saved from the form, seen by pluginctl config get, in the audit trail")
 
 
-SCENARIOS = {"sale": sale, "keyboard": keyboard, "offline": offline, "manager": manager, "admin": admin}
+def split():
+    """Part cash, the rest by card: both tenders on the receipt."""
+    sign_in(KEYBOARD_CASHIER, ARGS.password, "TERM-UI4-" + RUN)
+    scan("PIZZA")
+    keys(Keys.F9)
+    amount = element("#tenders .tender-amount")
+    amount.send_keys(Keys.CONTROL, "a")
+    amount.send_keys("5.00")
+    given = DRIVER.find_element(By.CSS_SELECTOR, "#tenders .tender-given")
+    given.send_keys(Keys.CONTROL, "a")
+    given.send_keys("5.00")
+    DRIVER.find_element(By.ID, "add-card").click()
+    card = DRIVER.find_elements(By.CSS_SELECTOR, "#tenders .tender-amount")[1]
+    expect(card.get_attribute("value") == "7.99", "the card tender takes the rest: %s" % card.get_attribute("value"))
+    expect("Paid in full" in text_of("#pay-summary"), "paid in full: %s" % text_of("#pay-summary"))
+    shot("15-split-payment")
+    card.send_keys(Keys.ENTER)
+    receipt = element("#receipt", 30).text
+    expect("CASH" in receipt and "CARD" in receipt, "the receipt has both tenders: %s" % receipt)
+    ok("split payment: $5.00 cash + $7.99 card; the receipt lists both")
+
+
+def override():
+    """A basket fraud_detection blocks (a high-value payment after rapid scans) is paid only
+    with a manager's name and password, given in the payment dialog."""
+    sign_in(CASHIER, ARGS.password, "TERM-UI5-" + RUN)
+    scan("80*PIZZA")
+    for _ in range(10):
+        scan("COKE")
+    keys(Keys.F9)
+    element("#pay-submit")
+    keys(Keys.ENTER)
+    wait_for("the block", lambda _: "Blocked by fraud checks" in text_of("#pay-error"), 30)
+    expect(DRIVER.find_element(By.ID, "override").is_displayed(), "the manager's fields are shown")
+    expect(active_id() == "override-username", "focus moves to the manager's name (%s)" % active_id())
+    shot("16-fraud-block")
+    ok("blocked at payment: %s" % text_of("#pay-error"))
+    keys(MANAGER, Keys.TAB, ARGS.password, Keys.ENTER)
+    element("#thanks #paid-total", 30)
+    ok("paid with %s's override: %s" % (MANAGER, text_of("#paid-total")))
+
+
+SCENARIOS = {"sale": sale, "keyboard": keyboard, "offline": offline, "split": split, "override": override, "manager": manager, "admin": admin}
 
 try:
     SCENARIOS[ARGS.scenario]()

@@ -65,11 +65,12 @@ export function mount(main, context) {
           ...[plugin.handled, plugin.failed, plugin.deadLettered, plugin.queueDepth, plugin.lag].map((value) => h("td", { class: "num" }, value ?? "–")),
           h(
             "td",
-            { class: "row" },
+            {},
+            h("div", { class: "row nowrap" },
             admin
               ? h("button", { class: plugin.enabled ? "danger toggle" : "toggle", id: `toggle-${plugin.name}`, "aria-label": `${plugin.enabled ? "Disable" : "Enable"} ${plugin.name}`, onclick: () => toggle(plugin) }, plugin.enabled ? "Disable" : "Enable")
               : null,
-            h("button", { class: "secondary", id: `settings-${plugin.name}`, "aria-expanded": open === plugin.name ? "true" : "false", "aria-controls": "plugin-details", onclick: () => show(plugin.name) }, "Settings"),
+            h("button", { class: "secondary", id: `settings-${plugin.name}`, "aria-expanded": open === plugin.name ? "true" : "false", "aria-controls": "plugin-details", onclick: () => show(plugin.name) }, "Settings")),
           ),
         ),
       ),

@@ -21,7 +21,7 @@ export function mount(main, context) {
     h("h1", {}, "Manager"),
     h(
       "div",
-      { class: "grid2" },
+      { class: "stack" },
       h(
         "section",
         { class: "card", "aria-labelledby": "alerts-title" },
@@ -86,7 +86,7 @@ export function mount(main, context) {
         violationRows,
         data.ageViolations.length
           ? data.ageViolations.map((violation) =>
-              h("tr", {}, h("td", {}, when(violation.at)), h("td", {}, violation.basketId), h("td", {}, [violation.reason, ...violation.reasons].filter(Boolean).join(", ").toLowerCase().replaceAll("_", " ")), h("td", {}, violation.minimumAge ? `${violation.minimumAge}+` : "")),
+              h("tr", {}, h("td", {}, when(violation.at)), h("td", {}, violation.basketId), h("td", {}, [...new Set([violation.reason, ...violation.reasons].filter(Boolean))].join(", ").toLowerCase().replaceAll("_", " ")), h("td", {}, violation.minimumAge ? `${violation.minimumAge}+` : "")),
             )
           : h("tr", {}, h("td", { colspan: 4, class: "muted" }, "No violations.")),
       );

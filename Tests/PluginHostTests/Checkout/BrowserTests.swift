@@ -40,6 +40,12 @@ import Testing
     /// The network drops mid-sale: shown, recovered, and a payment retried with its key.
     @Test func aLostConnectionIsShownAndRecovered() async throws { try await run("offline") }
 
+    /// Part cash, part card.
+    @Test func aSplitPayment() async throws { try await run("split") }
+
+    /// A fraud block at payment, paid with a manager's override.
+    @Test func aFraudBlockPaidWithAManagersOverride() async throws { try await run("override") }
+
     /// Fraud alerts acknowledged, age violations, time entries with totals (after the sale).
     @Test func theManagersScreens() async throws { try await run("manager") }
 
