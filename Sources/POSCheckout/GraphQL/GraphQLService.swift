@@ -26,9 +26,12 @@ public struct GraphQLService: Sendable {
     public func execute(query: String, variables: [String: Map], operationName: String?, token: String?, address: String, allowMutations: Bool = true) async -> [UInt8] {
         let context = ApiContext(services: services, token: token, address: address)
         var result: GraphQLResult
+        let limits = QueryLimits(maxDepth: services.config.maxQueryDepth, maxFields: services.config.maxQueryFields)
         do {
+            if let problem = limits.textProblem(query) {
+                return encoded(GraphQLResult(errors: [GraphQLError(message: problem, extensions: ["code": "QUERY_TOO_COMPLEX"])]))
+            }
             let document = try GraphQL.parse(source: Source(body: query, name: "request"))
-            let limits = QueryLimits(maxDepth: services.config.maxQueryDepth, maxFields: services.config.maxQueryFields)
             if let problem = limits.problem(in: document) {
                 result = GraphQLResult(errors: [GraphQLError(message: problem, extensions: ["code": "QUERY_TOO_COMPLEX"])])
             } else if !allowMutations, QueryLimits.hasMutation(document, operationName: operationName) {
@@ -79,6 +82,10 @@ public struct GraphQLService: Sendable {
         let context = ApiContext(services: services, token: token, address: address, principal: principal)
         let document: Document
         do {
+            // Too deep to parse safely: `execute` refuses it without parsing.
+            if QueryLimits(maxDepth: services.config.maxQueryDepth, maxFields: services.config.maxQueryFields).textProblem(query) != nil {
+                return .single(await execute(query: query, variables: variables, operationName: operationName, token: token, address: address))
+            }
             document = try GraphQL.parse(source: Source(body: query, name: "subscription"))
         } catch {
             return .single(await execute(query: query, variables: variables, operationName: operationName, token: token, address: address))

@@ -78,6 +78,14 @@ import Testing
         #expect(limits.problem(in: cyclic) == nil)
         let fanned = try GraphQL.parse(source: "query { ...A ...A } fragment A on Query { a b c d e f }")
         #expect(limits.problem(in: fanned)?.contains("more than 10") == true)
+        // The text is measured before it is parsed; brackets in strings, block strings and
+        // comments do not count.
+        #expect(QueryLimits.nesting(of: "{ a(x: [1, {y: 2}]) { b } }", limit: 100) == 4)
+        #expect(QueryLimits.nesting(of: #"{ a(s: "{{{{ \" {{") # {{{{{"# + "\n" + #"b(t: """ {{{ \""" {{ """) }"#, limit: 100) == 2)
+        #expect(QueryLimits.nesting(of: String(repeating: "{ a ", count: 100_000), limit: 40) == 41)
+        #expect(limits.maxNesting == 128)
+        #expect(limits.textProblem(String(repeating: "{ a ", count: 10_000) + String(repeating: "}", count: 10_000))?.contains("nests") == true)
+        #expect(limits.textProblem("{ a { b { c } } }") == nil)
     }
 
     @Test func theApiSectionIsCheckedWithFileLineAndColumn() throws {

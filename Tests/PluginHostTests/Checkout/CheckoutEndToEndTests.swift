@@ -223,6 +223,10 @@ import Testing
         #expect(try await forged.send("{ products { id } }").code == "UNAUTHENTICATED")
         #expect(try await anonymous.send("{ products { id ").code == "GRAPHQL_PARSE_FAILED")
         #expect(try await anonymous.send("{ nothingHere }").code == "GRAPHQL_VALIDATION_FAILED")
+        // 10,000 nested selections in a 50 KB body once overflowed pos-api's stack in the parser.
+        let tooNested = "{" + String(repeating: " a {", count: 10_000) + " b " + String(repeating: "}", count: 10_001)
+        #expect(try await anonymous.send(tooNested).code == "QUERY_TOO_COMPLEX")
+        #expect(try await anonymous.send("{ products { id } }").code == "UNAUTHENTICATED", "pos-api still answers")
 
         let till = try await store.client.signedIn("john", "password123", terminal: "TERM106")
         let deep = "{ activeBaskets { " + String(repeating: "customer { ", count: 1) + "id } items { productId } basket: id } }"
