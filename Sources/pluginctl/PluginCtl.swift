@@ -39,7 +39,7 @@ struct PluginCtl: ParsableCommand {
             did not answer in time.
             """,
         version: HostRuntime.version,
-        subcommands: [List.self, Status.self, Enable.self, Disable.self, Restart.self, Upgrade.self, Config.self, Inspect.self, Reload.self, Query.self])
+        subcommands: [List.self, Status.self, Enable.self, Disable.self, Restart.self, Upgrade.self, Config.self, Inspect.self, Reload.self, Query.self, New.self])
 }
 
 /// Moves the shared options (`--config X`, `--timeout X`, `--json`) that stand before the

@@ -13,7 +13,7 @@ import Testing
     static let screenshots = TestSupport.packageRoot + "/.build/ui-screenshots"
 
     static let store: Result<CheckoutStore, any Error> = Result {
-        let store = try CheckoutStore(label: "browser")
+        let store = CheckoutStore.stoppedAtExit(try CheckoutStore(label: "browser"))
         try store.addEmployees([
             (950, "ui_cashier", "CASHIER"), (951, "ui_keys", "CASHIER"), (952, "ui_offline", "CASHIER"), (953, "ui_mgr", "MANAGER"), (954, "ui_admin", "ADMIN"),
         ])

@@ -200,4 +200,14 @@ extension CheckoutStore {
     }()
 
     nonisolated(unsafe) static var sharedForExit: CheckoutStore?
+
+    /// Stores stopped when the test process exits (a store left running keeps a host and its
+    /// workers polling, and starves the next run's suites).
+    nonisolated(unsafe) static var stopAtExit: [CheckoutStore] = []
+
+    static func stoppedAtExit(_ store: CheckoutStore) -> CheckoutStore {
+        if stopAtExit.isEmpty { atexit { for store in CheckoutStore.stopAtExit { store.stop() } } }
+        stopAtExit.append(store)
+        return store
+    }
 }
