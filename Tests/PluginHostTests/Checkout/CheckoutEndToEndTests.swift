@@ -6,7 +6,7 @@ import Testing
 
 /// The checkout over real HTTP against running pos-api and pos-host processes: PostgreSQL, the
 /// Kafka cluster, the five POS plugins in worker processes.
-@Suite(.serialized, .timeLimit(.minutes(5))) struct CheckoutEndToEndTests {
+@Suite(.serialized, .timeLimit(.minutes(10))) struct CheckoutEndToEndTests {
     func store() throws -> CheckoutStore { try CheckoutStore.shared.get() }
 
     /// A licence of someone born on 15 January 1990, valid until 2035.
@@ -268,7 +268,7 @@ import Testing
 }
 
 /// The same transaction driven by an independent client: Python's `requests` (PyPI).
-@Suite(.serialized, .timeLimit(.minutes(3))) struct IndependentClientTests {
+@Suite(.serialized, .timeLimit(.minutes(10))) struct IndependentClientTests {
     @Test func theTransactionThroughPythonRequests() async throws {
         let store = try CheckoutStore.shared.get()
         try store.addEmployees([(950, "indie_cashier", "CASHIER")])
@@ -282,7 +282,7 @@ import Testing
 /// Decisions with two pos-host instances sharing the consumer groups and the database: each
 /// answer reflects every event of the basket published before the question, whichever host
 /// owns the plugin (and the other says so).
-@Suite(.serialized, .timeLimit(.minutes(5))) struct TwoHostDecisionTests {
+@Suite(.serialized, .timeLimit(.minutes(10))) struct TwoHostDecisionTests {
     @Test func everyDecisionSeesTheBasketsEarlierEventsWithTwoHosts() async throws {
         let cluster = try EmbeddedKafkaCluster(topics: [("pos-events", 3), ("pos-events.dlq", 1)])
         defer { cluster.close() }

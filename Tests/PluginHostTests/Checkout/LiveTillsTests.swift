@@ -9,7 +9,7 @@ import Testing
 /// `kcat` producing what pos-host's relay would publish for a plugin (Tests/python/live_tills.py).
 /// The employees are the suite's own, so other suites signing john or jane in elsewhere cannot
 /// end these sessions.
-@Suite(.serialized, .timeLimit(.minutes(6))) struct LiveTillsTests {
+@Suite(.serialized, .timeLimit(.minutes(10))) struct LiveTillsTests {
     static let script = TestSupport.packageRoot + "/Tests/python/live_tills.py"
 
     /// The shared store, with the suite's employees (a manager and four cashiers, password123).

@@ -5,7 +5,7 @@ import Testing
 @testable import PluginHost
 
 /// Sign-in against a pos-api of its own (its own database, so its lockouts touch no other test).
-@Suite(.serialized, .timeLimit(.minutes(3))) struct SignInTests {
+@Suite(.serialized, .timeLimit(.minutes(10))) struct SignInTests {
     @Test func repeatedFailuresLockOutAndExpiredOrRevokedTokensAreRefused() async throws {
         let cluster = try EmbeddedKafkaCluster(topics: [("pos-events", 1)])
         defer { cluster.close() }

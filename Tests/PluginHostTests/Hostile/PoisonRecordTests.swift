@@ -7,7 +7,7 @@ import Testing
 /// Defence in depth: a record that kills the host while it is decoded is dead-lettered after
 /// three starts in a row die on it, and a dead letter the sink refuses is retried until written,
 /// never lost, never written twice.
-@Suite(.serialized, .timeLimit(.minutes(6))) struct PoisonRecordTests {
+@Suite(.serialized, .timeLimit(.minutes(10))) struct PoisonRecordTests {
     @Test func theJournalCountsStartsInARowThatFoundARecordInFlight() {
         let directory = TestSupport.temporaryDirectory("journal")
         func crashWhileDecoding(_ offset: Int64) {

@@ -5,7 +5,7 @@ import Testing
 
 /// Plugins in worker processes, misbehaving in every way a native plugin can, next to a healthy
 /// plugin: real `.so` files, real worker processes, real signals.
-@Suite(.serialized, .timeLimit(.minutes(3))) struct WorkerIsolationTests {
+@Suite(.serialized, .timeLimit(.minutes(10))) struct WorkerIsolationTests {
     let directory = TestSupport.temporaryDirectory("isolation")
     let settlements = SettlementLog()
     let deadLetters = InMemoryDeadLetterSink()

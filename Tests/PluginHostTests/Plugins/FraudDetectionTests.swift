@@ -183,7 +183,7 @@ import Testing
 }
 
 /// The plugin as the host runs it: in a worker process, only when enabled.
-@Suite(.serialized, .timeLimit(.minutes(2))) struct FraudDetectionHostedTests {
+@Suite(.serialized, .timeLimit(.minutes(10))) struct FraudDetectionHostedTests {
     @Test func processesEventsWhenEnabledAndIgnoresThemWhenDisabled() throws {
         let directory = TestSupport.temporaryDirectory("fraud-hosted")
         let plugins = directory + "/plugins.d"

@@ -5,7 +5,7 @@ import Testing
 
 /// Each POS plugin, hosted in a worker: it ignores events while disabled and processes them
 /// once enabled (the original's "enabled / disabled" case for every plugin).
-@Suite(.serialized, .timeLimit(.minutes(2))) struct PluginTogglingTests {
+@Suite(.serialized, .timeLimit(.minutes(10))) struct PluginTogglingTests {
     struct Case: Sendable, CustomStringConvertible {
         var plugin: String
         var type: String

@@ -6,7 +6,7 @@ import Testing
 /// The five POS plugins as the host runs them: worker processes fed by the embedded Kafka
 /// cluster, the customer directory a real local HTTP server. The original's complete
 /// transaction, then a basket that trips every fraud rule.
-@Suite(.serialized, .timeLimit(.minutes(3))) struct StoreEndToEndTests {
+@Suite(.serialized, .timeLimit(.minutes(10))) struct StoreEndToEndTests {
     static let five = ["employee_time_tracker", "customer_lookup", "purchase_recommender", "fraud_detection", "age_verification"]
 
     static func line(_ type: String, _ time: String, _ fields: [String: JSONValue]) -> (key: String, line: String) {

@@ -6,7 +6,7 @@ import Testing
 /// Effectively-once: a host killed with SIGKILL at random instants while a generated stream
 /// flows, restarted each time, ends with exactly the state of one clean run, and the events the
 /// plugins emitted, de-duplicated by id, are exactly the clean run's.
-@Suite(.serialized, .timeLimit(.minutes(6))) struct CrashConsistencyTests {
+@Suite(.serialized, .timeLimit(.minutes(10))) struct CrashConsistencyTests {
     static let total = 10_000
 
     func host(label: String, bootstrap: String, database: String, group: String, emitTopic: String) throws -> HostProcess {

@@ -5,7 +5,7 @@ import Testing
 @testable import PluginHost
 
 /// The configuration store, durable state and migrations against a real PostgreSQL.
-@Suite(.serialized, .timeLimit(.minutes(3))) struct PostgresTests {
+@Suite(.serialized, .timeLimit(.minutes(10))) struct PostgresTests {
     @Test func stateIsDurableAtomicAndScannedInKeyOrder() throws {
         let url = try TestDatabase.fresh()
         let pool = try TestDatabase.pool(url)

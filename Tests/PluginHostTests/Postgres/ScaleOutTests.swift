@@ -6,7 +6,7 @@ import Testing
 /// Several hosts on one database and one Kafka cluster end exactly as one host would: one
 /// writer per plugin (leases, fenced commits), one outbox relay at a time, re-delivered ids
 /// skipped. Also with a host SIGKILLed mid-stream and restarted.
-@Suite(.serialized, .timeLimit(.minutes(6))) struct ScaleOutTests {
+@Suite(.serialized, .timeLimit(.minutes(10))) struct ScaleOutTests {
     static let total = CrashConsistencyTests.total
     let crash = CrashConsistencyTests()
 

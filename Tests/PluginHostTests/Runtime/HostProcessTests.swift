@@ -4,7 +4,7 @@ import Testing
 @testable import PluginHost
 
 /// pos-host and pluginctl as real processes, talking over the control socket.
-@Suite(.serialized, .timeLimit(.minutes(3))) struct HostProcessTests {
+@Suite(.serialized, .timeLimit(.minutes(10))) struct HostProcessTests {
     @Test func pluginctlAdministersARunningHost() throws {
         let host = try HostProcess(label: "ctl")
         try host.start()

@@ -6,7 +6,7 @@ import Testing
 
 /// The host against librdkafka's mock cluster over TCP, the cluster owned by the test so it
 /// outlives host restarts; producers and readers are independent clients.
-@Suite(.serialized, .timeLimit(.minutes(3))) struct KafkaEndToEndTests {
+@Suite(.serialized, .timeLimit(.minutes(10))) struct KafkaEndToEndTests {
     static func produce(_ lines: [(key: String, line: String)], to bootstrap: String, topic: String = "pos-events") throws {
         let producer = try KafkaProducer(bootstrapServers: bootstrap)
         for record in lines { try producer.produce(topic: topic, key: record.key.isEmpty ? nil : Array(record.key.utf8), value: Array(record.line.utf8)) }

@@ -3,7 +3,7 @@ import Testing
 
 @testable import PluginHost
 
-@Suite(.serialized, .timeLimit(.minutes(3))) struct MetricsEndpointTests {
+@Suite(.serialized, .timeLimit(.minutes(10))) struct MetricsEndpointTests {
     /// A plain HTTP GET over TCP: what a Prometheus scrape sends.
     static func get(port: UInt16, path: String) throws -> String {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)

@@ -43,7 +43,7 @@ final class NotifySocket: @unchecked Sendable {
     deinit { close(descriptor) }
 }
 
-@Suite(.serialized, .timeLimit(.minutes(3))) struct SystemdTests {
+@Suite(.serialized, .timeLimit(.minutes(10))) struct SystemdTests {
     @Test func notifiesReadyReloadingWatchdogAndStopping() throws {
         let host = try HostProcess(label: "notify")
         let notify = try NotifySocket(directory: host.directory)
