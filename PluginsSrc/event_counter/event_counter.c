@@ -211,6 +211,7 @@ static const pos_plugin_descriptor descriptor = {
     .description = "Counts events per type (example plugin in plain C)",
     .subscriptions = subscriptions,
     .emits = emits,
+    .header_hash = POS_PLUGIN_HEADER_HASH,
     .settings_schema = settings_schema,
     .default_settings = default_settings,
     .flags = 0,

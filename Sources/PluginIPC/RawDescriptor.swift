@@ -26,12 +26,31 @@ public struct RawDescriptor: Sendable, Equatable {
     public var hasQuery = false
     /// ABI 1.1: the event types the plugin may emit (nil: NULL, or an ABI 1.0 descriptor).
     public var emits: [String]?
+    /// ABI 1.1: the event types the plugin defines (nil: NULL or a descriptor without the field).
+    public var eventTypes: [DeclaredEventType]?
+    /// ABI 1.1: the POS_PLUGIN_HEADER_HASH the plugin was built with.
+    public var headerHash: String?
+
+    /// One `pos_event_type` as read: nil fields were NULL (or the entry's struct was too small).
+    public struct DeclaredEventType: Sendable, Equatable {
+        public var name: String?
+        public var description: String?
+        public var payloadSchema: String?
+        public init(name: String?, description: String?, payloadSchema: String?) {
+            self.name = name
+            self.description = description
+            self.payloadSchema = payloadSchema
+        }
+    }
 
     public static let maximumSubscriptions = 1024
     /// Size of the ABI 1.0 descriptor: the least a plugin of this major must provide.
     public static let minimumSize = MemoryLayout<pos_plugin_descriptor>.offset(of: \pos_plugin_descriptor.emits)!
-    /// Size of the ABI 1.1 descriptor (with `emits`).
-    public static let sizeWithEmits = MemoryLayout<pos_plugin_descriptor>.size
+    /// Sizes of the descriptor up to and including each field appended in 1.1: a 1.1 plugin
+    /// built before a later field existed declares a smaller struct_size, and is read up to it.
+    public static let sizeWithEmits = MemoryLayout<pos_plugin_descriptor>.offset(of: \pos_plugin_descriptor.event_types)!
+    public static let sizeWithEventTypes = MemoryLayout<pos_plugin_descriptor>.offset(of: \pos_plugin_descriptor.header_hash)!
+    public static let sizeWithHeaderHash = MemoryLayout<pos_plugin_descriptor>.size
     public static let minimumVTableSize = MemoryLayout<pos_plugin_vtable>.size
 
     public init(structSize: UInt32, abiMajor: UInt16, abiMinor: UInt16) {
@@ -53,6 +72,8 @@ public struct RawDescriptor: Sendable, Equatable {
         subscriptions = Self.list(d.subscriptions)
         // The 1.1 field exists only when the plugin's struct is large enough to hold it.
         if d.abi_minor >= 1, Int(d.struct_size) >= Self.sizeWithEmits { emits = Self.list(d.emits) }
+        if d.abi_minor >= 1, Int(d.struct_size) >= Self.sizeWithEventTypes { eventTypes = Self.eventTypes(d.event_types) }
+        if d.abi_minor >= 1, Int(d.struct_size) >= Self.sizeWithHeaderHash { headerHash = d.header_hash.map { String(cString: $0) } }
         settingsSchema = d.settings_schema.map { String(cString: $0) }
         defaultSettings = d.default_settings.map { String(cString: $0) }
         flags = d.flags
@@ -81,6 +102,24 @@ public struct RawDescriptor: Sendable, Equatable {
         return list
     }
 
+    /// A NULL-terminated array of `pos_event_type` pointers (nil for NULL).
+    static func eventTypes(_ pointer: UnsafePointer<UnsafePointer<pos_event_type>?>?) -> [DeclaredEventType]? {
+        guard var cursor = pointer else { return nil }
+        var list: [DeclaredEventType] = []
+        while let entry = cursor.pointee, list.count <= Self.maximumSubscriptions {
+            let type = entry.pointee
+            if Int(type.struct_size) >= MemoryLayout<pos_event_type>.size {
+                list.append(DeclaredEventType(
+                    name: type.name.map { String(cString: $0) }, description: type.description.map { String(cString: $0) },
+                    payloadSchema: type.payload_schema.map { String(cString: $0) }))
+            } else {
+                list.append(DeclaredEventType(name: nil, description: nil, payloadSchema: nil))
+            }
+            cursor += 1
+        }
+        return list
+    }
+
     public func encode(into writer: inout WireWriter) {
         writer.u32(structSize)
         writer.u32(UInt32(abiMajor) << 16 | UInt32(abiMinor))
@@ -95,6 +134,16 @@ public struct RawDescriptor: Sendable, Equatable {
         writer.u32(vtableSize)
         for flag in [hasVTable, hasCreate, hasDestroy, hasHandleEvent, hasReconfigure, hasQuery] { writer.bool(flag) }
         Self.writeList(emits, into: &writer)
+        writer.bool(eventTypes != nil)
+        if let eventTypes {
+            writer.u32(UInt32(eventTypes.count))
+            for type in eventTypes {
+                writer.optionalString(type.name)
+                writer.optionalString(type.description)
+                writer.optionalString(type.payloadSchema)
+            }
+        }
+        writer.optionalString(headerHash)
     }
 
     static func writeList(_ list: [String]?, into writer: inout WireWriter) {
@@ -124,6 +173,16 @@ public struct RawDescriptor: Sendable, Equatable {
         hasReconfigure = try reader.bool()
         hasQuery = try reader.bool()
         emits = try Self.readList(&reader, "emitted types")
+        if try reader.bool() {
+            let count = Int(try reader.u32())
+            guard count <= Self.maximumSubscriptions + 1 else { throw WireError("too many declared event types") }
+            var list: [DeclaredEventType] = []
+            for _ in 0..<count {
+                list.append(DeclaredEventType(name: try reader.optionalString(), description: try reader.optionalString(), payloadSchema: try reader.optionalString()))
+            }
+            eventTypes = list
+        }
+        headerHash = try reader.optionalString()
     }
 
     /// An optional list of strings as `encode` writes it (present flag, count, entries).

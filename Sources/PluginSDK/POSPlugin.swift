@@ -81,12 +81,17 @@ public struct PluginDescriptor: Sendable {
     /// The event types the plugin may emit; nil: any. Declare them: emitting another type then
     /// fails, and only plugins taking one of these types wait for this plugin's progress.
     public var emits: [String]?
+    /// The event types this plugin defines (ABI 1.1): the host adds them to its catalog while
+    /// the plugin is installed, checks emitted payloads against their schemas and routes them
+    /// to the plugins that subscribe to them. They need not be repeated in ``emits``.
+    public var eventTypes: [EventTypeDefinition]
 
     public init(
         name: String, version: String, description: String = "", subscriptions: [String], emits: [String]? = nil,
-        settingsSchema: String? = nil, defaultSettings: String? = nil, concurrentKeys: Bool = false
+        eventTypes: [EventTypeDefinition] = [], settingsSchema: String? = nil, defaultSettings: String? = nil, concurrentKeys: Bool = false
     ) {
         self.emits = emits
+        self.eventTypes = eventTypes
         self.name = name
         self.version = version
         self.description = description
@@ -94,5 +99,21 @@ public struct PluginDescriptor: Sendable {
         self.settingsSchema = settingsSchema
         self.defaultSettings = defaultSettings
         self.concurrentKeys = concurrentKeys
+    }
+}
+
+/// An event type a plugin defines (`pos_event_type`).
+public struct EventTypeDefinition: Sendable {
+    /// `[A-Z][A-Z0-9_]*`, at most 64 characters; prefix it with something of your own.
+    public var name: String
+    /// One line: what happened.
+    public var description: String
+    /// JSON Schema every payload must satisfy, or nil for any object.
+    public var payloadSchema: String?
+
+    public init(name: String, description: String, payloadSchema: String? = nil) {
+        self.name = name
+        self.description = description
+        self.payloadSchema = payloadSchema
     }
 }

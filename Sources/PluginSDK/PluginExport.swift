@@ -30,6 +30,21 @@ public enum PluginExport {
         return UnsafeRawPointer(descriptor)
     }
 
+    /// The NULL-terminated `pos_event_type` pointer array of `types` (nil when there are none).
+    private static func eventTypes(_ types: [EventTypeDefinition]) -> UnsafePointer<UnsafePointer<pos_event_type>?>? {
+        guard !types.isEmpty else { return nil }
+        let list = UnsafeMutablePointer<UnsafePointer<pos_event_type>?>.allocate(capacity: types.count + 1)
+        for (index, type) in types.enumerated() {
+            let entry = UnsafeMutablePointer<pos_event_type>.allocate(capacity: 1)
+            entry.initialize(to: pos_event_type(
+                struct_size: UInt32(MemoryLayout<pos_event_type>.size), name: UnsafePointer(strdup(type.name)),
+                description: UnsafePointer(strdup(type.description)), payload_schema: type.payloadSchema.map { UnsafePointer(strdup($0)) }))
+            list[index] = UnsafePointer(entry)
+        }
+        list[types.count] = nil
+        return UnsafePointer(list)
+    }
+
     private static func makeDescriptor(_ info: PluginDescriptor) -> UnsafeMutablePointer<pos_plugin_descriptor> {
         // Everything below is leaked on purpose: the ABI requires it to stay valid for as long
         // as the library is loaded, which is the life of the process.
@@ -62,7 +77,8 @@ public enum PluginExport {
                 settings_schema: info.settingsSchema.map { UnsafePointer(strdup($0)) },
                 default_settings: info.defaultSettings.map { UnsafePointer(strdup($0)) },
                 flags: info.concurrentKeys ? POS_PLUGIN_FLAG_CONCURRENT_KEYS : 0,
-                vtable: UnsafePointer(vtable), emits: emits.map { UnsafePointer($0) }))
+                vtable: UnsafePointer(vtable), emits: emits.map { UnsafePointer($0) },
+                event_types: eventTypes(info.eventTypes), header_hash: UnsafePointer(strdup(POS_PLUGIN_HEADER_HASH))))
         return descriptor
     }
 }

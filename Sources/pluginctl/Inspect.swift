@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import PluginABI
 import PluginHost
 
 struct Inspect: ParsableCommand {
@@ -36,8 +37,27 @@ struct Inspect: ParsableCommand {
                 queries:       \(manifest.supportsQuery ? "yes" : "no")
                 defaults:      \(manifest.defaultSettings.jsonText)
                 schema:        \(manifest.settingsSchema?.jsonText ?? "(any object)")
+                emits:         \(manifest.emits.map { $0.isEmpty ? "nothing" : $0.joined(separator: ", ") } ?? "any type (not declared)")
+                header:        \(Self.headerLine(manifest.headerHash))
                 """)
+            for type in manifest.eventTypes {
+                print("defines:       \(type.name): \(type.description)\n               payload \(type.payloadSchema?.jsonText ?? "(any object)")")
+            }
+            // The descriptor is all inspect reads: running create would execute the plugin's code
+            // with settings in this process's name, which is the host's job (in a worker).
+            print("note:          only the descriptor was read; create was not called (the host calls it, in a worker, on pluginctl enable)")
         }
+    }
+}
+
+extension Inspect {
+    /// The plugin's POS_PLUGIN_HEADER_HASH beside the host's (as Envoy shows its ABI hash).
+    static func headerLine(_ hash: String?) -> String {
+        guard let hash else { return "not reported (built before ABI 1.1 headers carried a hash); host \(String(POS_PLUGIN_HEADER_HASH.prefix(12)))" }
+        let host = POS_PLUGIN_HEADER_HASH
+        return hash == host
+            ? "\(hash.prefix(12)) (the host's own pos_plugin.h)"
+            : "\(hash.prefix(12)) (another pos_plugin.h than the host's \(host.prefix(12)); compatible by the version check above)"
     }
 }
 

@@ -15,7 +15,9 @@ enum Exit {
         switch response.code {
         case "no_such_plugin", "unknown_query": notFound
         case "bad_request": dataError
-        default: failed
+        case "not_running", "not_owner": unavailable
+        case "pending": timeout
+        default: failed  // "failed": the plugin's own error
         }
     }
 }
@@ -39,7 +41,7 @@ struct PluginCtl: ParsableCommand {
             did not answer in time.
             """,
         version: HostRuntime.version,
-        subcommands: [List.self, Status.self, Enable.self, Disable.self, Restart.self, Upgrade.self, Config.self, Inspect.self, Reload.self, Query.self, New.self])
+        subcommands: [List.self, Status.self, Enable.self, Disable.self, Restart.self, Upgrade.self, Config.self, Inspect.self, Reload.self, Query.self, Events.self, New.self])
 }
 
 /// Moves the shared options (`--config X`, `--timeout X`, `--json`) that stand before the

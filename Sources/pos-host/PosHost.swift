@@ -23,7 +23,7 @@ struct PosHost: ParsableCommand {
     @Option(name: .long, help: "Host configuration file (default: ./config.yaml when it exists, else built-in defaults).")
     var config: String?
 
-    @Option(name: .long, help: "Read events as JSON lines from FILE, or '-' for standard input, instead of from Kafka.")
+    @Option(name: .long, help: "Read events as JSON lines from FILE, or '-' for standard input, instead of from Kafka (the kafka section of config.yaml is then not used; exit status 70 when an enabled plugin failed to start).")
     var events: String?
 
     @Flag(name: .long, help: "Keep running after the events file ends (serve pluginctl until SIGTERM).")
@@ -44,7 +44,7 @@ struct PosHost: ParsableCommand {
 
         let runtime: HostRuntime
         do {
-            runtime = try HostRuntime(configPath: configPath, baseDirectory: base, logger: logger)
+            runtime = try HostRuntime(configPath: configPath, baseDirectory: base, logger: logger, readsFile: events != nil)
         } catch let error as ConfigError {
             FileHandle.standardError.write(Data("pos-host: \(error)\n".utf8))
             throw ExitCode(78)
@@ -73,7 +73,7 @@ struct PosHost: ParsableCommand {
         signals.on(SIGINT) { stop.signal() }
 
         if let events {
-            let source = try JSONLinesEventSource(path: events, decoder: EventDecoder(maxEventBytes: runtime.config.maxEventBytes, clock: SystemClock(), acceptUnknownTypes: runtime.config.acceptUnknownEventTypes))
+            let source = try JSONLinesEventSource(path: events, decoder: EventDecoder(maxEventBytes: runtime.config.maxEventBytes, clock: SystemClock(), acceptUnknownTypes: runtime.config.acceptUnknownEventTypes, definedTypes: runtime.eventTypes))
             let keepRunning = keepRunning
             Thread.detachNewThread {
                 do {
@@ -99,8 +99,12 @@ struct PosHost: ParsableCommand {
         if drained.wait(timeout: .now() + drainTimeout) == .timedOut {
             logger.warning("drain timed out after \(drainTimeout) s; queued events are abandoned")
         }
+        let final = runtime.status()
         runtime.shutdown(drain: false)
-        printSummary(runtime.status())
+        printSummary(final)
+        // A file run whose enabled plugin never ran did not do what was asked: say so in the
+        // exit status too, so a script or CI job does not take it for success.
+        if events != nil, final.plugins.contains(where: { $0.enabled && $0.state == .failed }) { throw ExitCode(70) }
     }
 
     static func statusLine(_ runtime: HostRuntime) -> String {
@@ -112,9 +116,13 @@ struct PosHost: ParsableCommand {
 
     func printSummary(_ status: HostStatus) {
         var lines = ["pos-host: \(status.ingress.received) events received, \(status.ingress.malformed) malformed, \(status.ingress.unrouted) unrouted"]
-        for plugin in status.plugins where plugin.metrics.received > 0 {
+        for plugin in status.plugins where plugin.enabled || plugin.metrics.received > 0 {
             let m = plugin.metrics
-            lines.append("  \(plugin.name): \(m.handled) handled, \(m.retried) retried, \(m.deadLettered) dead-lettered, \(m.abandoned) abandoned")
+            if plugin.state == .failed {
+                lines.append("  \(plugin.name): failed, handled nothing: \(plugin.lastError ?? "no reason recorded")")
+            } else {
+                lines.append("  \(plugin.name): \(m.handled) handled, \(m.retried) retried, \(m.deadLettered) dead-lettered, \(m.abandoned) abandoned")
+            }
         }
         FileHandle.standardError.write(Data((lines.joined(separator: "\n") + "\n").utf8))
     }

@@ -132,6 +132,7 @@ final class WorkerLoop {
         var lastFlush = FrameChannel.monotonicNanoseconds()
         for event in events {
             let call = WorkerCall(kind: .handleEvent, clock: event.clockMilliseconds)
+            call.payload = event.payload
             let started = FrameChannel.monotonicNanoseconds()
             let (result, message) = withCall(call) { handle, error in
                 Self.withEventStruct(event) { vtable.pointee.handle_event(instance, handle, $0, error) }
@@ -222,6 +223,6 @@ final class WorkerLoop {
 }
 
 final class QueryOutput {
-    static let limit = 16 << 20
+    static let limit = PluginLimits.queryResponseBytes
     var bytes: [UInt8] = []
 }

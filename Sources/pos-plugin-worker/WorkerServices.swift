@@ -21,6 +21,8 @@ final class WorkerCall {
     var effectsSize = 0
     /// The host's state store failed to answer during this call: its outcome cannot be trusted.
     var storeUnavailable = false
+    /// The handled event's payload, for the field-access services (nil in other calls).
+    var payload: [UInt8]?
 
     init(kind: Kind, clock: Int64) {
         self.kind = kind
@@ -67,7 +69,13 @@ final class WorkerServices {
                 abi_major: UInt16(POS_PLUGIN_ABI_MAJOR), abi_minor: UInt16(POS_PLUGIN_ABI_MINOR),
                 log: Self.log, emit: Self.emit, state_get: Self.stateGet, state_put: Self.statePut,
                 state_delete: Self.stateDelete, state_scan: Self.stateScan, clock_now_ms: Self.clockNow,
-                metric_add: Self.metricAdd))
+                metric_add: Self.metricAdd,
+                event_get_string: { PayloadFieldServices.string(WorkerServices.payload($0), $1, $2, $3) },
+                event_get_int64: { PayloadFieldServices.int64(WorkerServices.payload($0), $1, $2, $3) },
+                event_get_double: { PayloadFieldServices.double(WorkerServices.payload($0), $1, $2, $3) },
+                event_get_bool: { PayloadFieldServices.bool(WorkerServices.payload($0), $1, $2, $3) },
+                event_get_length: { PayloadFieldServices.length(WorkerServices.payload($0), $1, $2, $3) },
+                event_get_json: { PayloadFieldServices.json(WorkerServices.payload($0), $1, $2, $3) }))
         Self.current = self
     }
 
@@ -152,6 +160,11 @@ final class WorkerServices {
 
     // MARK: - The C table
 
+    static func payload(_ handle: OpaquePointer?) -> [UInt8]? {
+        guard let call = call(handle), call.kind == .handleEvent else { return nil }
+        return call.payload
+    }
+
     static func call(_ handle: OpaquePointer?) -> WorkerCall? {
         guard let handle else { return nil }
         return Unmanaged<WorkerCall>.fromOpaque(UnsafeRawPointer(handle)).takeUnretainedValue()
@@ -163,7 +176,7 @@ final class WorkerServices {
 
     static let log: @convention(c) (OpaquePointer?, pos_log_level, UnsafePointer<CChar>?, Int) -> Void = { handle, level, message, length in
         guard call(handle) != nil else { return }
-        current.sendLog(level: UInt8(clamping: level.rawValue), message: text(message, min(length, 8192)))
+        current.sendLog(level: UInt8(clamping: level.rawValue), message: text(message, min(length, PluginLimits.logMessageBytes)))
     }
 
     static let emit: @convention(c) (
@@ -183,6 +196,10 @@ final class WorkerServices {
         let body = bytes(payload, payloadLength)
         guard Names.looksLikeJSONObject(body) else {
             pos_error_set(errorBuffer, "payload of \(typeName) is not a JSON object")
+            return POS_STATUS_ERROR
+        }
+        if let problem = PluginLimits.emitProblem(payloadBytes: payloadLength, effectsSoFar: call.effectsSize) {
+            pos_error_set(errorBuffer, "\(typeName): \(problem)")
             return POS_STATUS_ERROR
         }
         call.emitted.append((typeName, text(key, keyLength), body))
@@ -214,6 +231,10 @@ final class WorkerServices {
         handle, key, keyLength, value, valueLength in
         guard let call = call(handle) else { return POS_STATUS_ERROR }
         guard call.mayWriteState else { return POS_STATUS_NOT_ALLOWED }
+        if let problem = PluginLimits.stateWriteProblem(keyBytes: keyLength, valueBytes: valueLength, effectsSoFar: call.effectsSize) {
+            current.sendLog(level: UInt8(POS_LOG_WARNING.rawValue), message: "state_put refused: \(problem)")
+            return POS_STATUS_ERROR
+        }
         call.write(bytes(key, keyLength), bytes(value, valueLength))
         return POS_STATUS_OK
     }
@@ -221,6 +242,10 @@ final class WorkerServices {
     static let stateDelete: @convention(c) (OpaquePointer?, UnsafePointer<UInt8>?, Int) -> pos_status = { handle, key, keyLength in
         guard let call = call(handle) else { return POS_STATUS_ERROR }
         guard call.mayWriteState else { return POS_STATUS_NOT_ALLOWED }
+        if let problem = PluginLimits.stateWriteProblem(keyBytes: keyLength, valueBytes: 0, effectsSoFar: call.effectsSize) {
+            current.sendLog(level: UInt8(POS_LOG_WARNING.rawValue), message: "state_delete refused: \(problem)")
+            return POS_STATUS_ERROR
+        }
         call.write(bytes(key, keyLength), nil)
         return POS_STATUS_OK
     }

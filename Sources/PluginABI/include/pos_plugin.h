@@ -1,5 +1,8 @@
 /*
- * pos_plugin.h - the POS plugin host's stable C ABI, version 1.0.
+ * pos_plugin.h - the POS plugin host's stable C ABI, version 1.1.
+ *
+ * What 1.1 appended to 1.0: pos_plugin_descriptor.emits, .event_types and .header_hash;
+ * the event_get_* field-access services at the end of pos_host_services; pos_json_object.
  *
  * This header is the specification. A plugin is a shared object that exports exactly one
  * symbol, POS_PLUGIN_ENTRY_SYMBOL, and depends on nothing but libc unless it chooses to.
@@ -45,6 +48,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -53,6 +57,9 @@ extern "C" {
 /** ABI version this header describes. */
 #define POS_PLUGIN_ABI_MAJOR 1
 #define POS_PLUGIN_ABI_MINOR 1
+
+/** SHA-256 of this header with this line removed (scripts/header-hash prints it; a test checks). */
+#define POS_PLUGIN_HEADER_HASH "631dafca591d00f4b8aa2c43e9ed0aac61e74f59547d683c16e2528cab0a45ab"
 
 /** The one symbol a plugin exports, with the signature of pos_plugin_entry_fn. */
 #define POS_PLUGIN_ENTRY_SYMBOL "pos_plugin_entry"
@@ -215,6 +222,27 @@ typedef struct pos_host_services {
 
     /** Adds `delta` to the plugin's counter `name` (NUL-terminated, [a-z0-9_], <= 64 chars). */
     void (*metric_add)(pos_call *call, const char *name, int64_t delta);
+
+    /* ---- ABI 1.1: field access to the event being handled (check struct_size first). ----
+     * `path` names a value in the payload: member names separated by '.', a decimal segment
+     * indexes an array ("items.0.sku"); the empty path is the payload itself. Member names
+     * containing '.' cannot be addressed. Every getter returns POS_STATUS_NOT_FOUND when
+     * nothing is at the path (or a JSON null is), POS_STATUS_ERROR when the value there has
+     * another JSON type, and POS_STATUS_NOT_ALLOWED outside handle_event. Nothing is written
+     * unless POS_STATUS_OK is returned. */
+
+    /** A string, unescaped, as UTF-8 bytes into `out`. */
+    pos_status (*event_get_string)(pos_call *call, const char *path, size_t path_len, pos_writer *out);
+    /** A number that is a whole number within [-2^63, 2^63). */
+    pos_status (*event_get_int64)(pos_call *call, const char *path, size_t path_len, int64_t *out);
+    /** Any number. */
+    pos_status (*event_get_double)(pos_call *call, const char *path, size_t path_len, double *out);
+    /** true or false, as 1 or 0. */
+    pos_status (*event_get_bool)(pos_call *call, const char *path, size_t path_len, int *out);
+    /** The number of elements of an array (or members of an object). */
+    pos_status (*event_get_length)(pos_call *call, const char *path, size_t path_len, size_t *out);
+    /** Any value as its JSON text (the payload's canonical form, see docs/plugin-abi.md). */
+    pos_status (*event_get_json)(pos_call *call, const char *path, size_t path_len, pos_writer *out);
 } pos_host_services;
 
 /* ------------------------------------------------------------------------------------------ */
@@ -263,6 +291,22 @@ typedef struct pos_plugin_vtable {
                         pos_error *error);
 } pos_plugin_vtable;
 
+/**
+ * ABI 1.1: an event type a plugin adds to the host's catalog while it is installed.
+ * OWNERSHIP: plugin-owned, static.
+ */
+typedef struct pos_event_type {
+    uint32_t struct_size;
+    /** [A-Z][A-Z0-9_]*, at most 64 characters, not a catalog type nor another plugin's. Prefix
+     *  it with something of your own (LOYALTY_POINTS_AWARDED) to stay clear of others. */
+    const char *name;
+    /** One line for people: what happened. Required. */
+    const char *description;
+    /** JSON Schema (the settings schema's subset) every payload of this type must satisfy,
+     *  checked at emit and at every host's ingress; NULL accepts any object. */
+    const char *payload_schema;
+} pos_event_type;
+
 /** handle_event may be called concurrently for events with different keys. */
 #define POS_PLUGIN_FLAG_CONCURRENT_KEYS (1u << 0)
 
@@ -298,6 +342,13 @@ typedef struct pos_plugin_descriptor {
      *  undeclared type, and only plugins that take a declared type wait for this one's
      *  progress (docs/adr/0014-event-time-order-and-causal-delivery.md): declare it. */
     const char *const *emits;
+    /** ABI 1.1: NULL-terminated array of the event types this plugin defines (NULL: none).
+     *  Each is emitted by this plugin (added to `emits` when that is not NULL), validated
+     *  against its schema, and routed to the plugins that subscribe to it like a catalog type. */
+    const pos_event_type *const *event_types;
+    /** ABI 1.1: POS_PLUGIN_HEADER_HASH of the header the plugin was built with (may be NULL);
+     *  `pluginctl inspect` shows it beside the host's own. */
+    const char *header_hash;
 } pos_plugin_descriptor;
 
 /**
@@ -319,6 +370,119 @@ static inline void pos_error_set(pos_error *error, const char *message) {
     size_t i = 0;
     for (; i + 1 < error->capacity && message[i] != '\0'; i++) error->message[i] = message[i];
     error->message[i] = '\0';
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* ABI 1.1 helper: writing a JSON object without a JSON library (header-only, no host call)    */
+/* ------------------------------------------------------------------------------------------ */
+
+/**
+ * Builds one JSON object into a buffer the plugin owns, for emit payloads and query responses:
+ *
+ *     char text[256]; pos_json_object o;
+ *     pos_json_begin(&o, text, sizeof text);
+ *     pos_json_add_string(&o, "customer_id", id);
+ *     pos_json_add_int64(&o, "points", 12);
+ *     size_t len = pos_json_end(&o);   // 0: it did not fit (or a double was not finite)
+ *
+ * Keys and string values are escaped as JSON requires; pos_json_add_raw inserts JSON text as
+ * is (a nested object or array you built with another pos_json_object). Member order is kept.
+ * After a failure every later call is ignored and pos_json_end returns 0.
+ */
+typedef struct pos_json_object {
+    char *buffer;
+    size_t capacity;
+    size_t length;
+    int members;
+    int failed;
+} pos_json_object;
+
+static inline void pos_json__put(pos_json_object *o, const char *bytes, size_t n) {
+    if (o->failed) return;
+    if (o->length + n + 1 > o->capacity) { o->failed = 1; return; }
+    for (size_t i = 0; i < n; i++) o->buffer[o->length + i] = bytes[i];
+    o->length += n;
+    o->buffer[o->length] = '\0';
+}
+
+static inline void pos_json__string(pos_json_object *o, const char *text, size_t n) {
+    static const char hex[] = "0123456789abcdef";
+    pos_json__put(o, "\"", 1);
+    for (size_t i = 0; i < n && !o->failed; i++) {
+        unsigned char c = (unsigned char)text[i];
+        if (c == '"' || c == '\\') { char e[2] = {'\\', (char)c}; pos_json__put(o, e, 2); }
+        else if (c == '\n') pos_json__put(o, "\\n", 2);
+        else if (c == '\t') pos_json__put(o, "\\t", 2);
+        else if (c == '\r') pos_json__put(o, "\\r", 2);
+        else if (c < 0x20) { char e[6] = {'\\', 'u', '0', '0', hex[c >> 4], hex[c & 15]}; pos_json__put(o, e, 6); }
+        else pos_json__put(o, (const char *)&text[i], 1);
+    }
+    pos_json__put(o, "\"", 1);
+}
+
+static inline void pos_json__key(pos_json_object *o, const char *key) {
+    size_t n = 0;
+    while (key[n] != '\0') n++;
+    if (o->members++ > 0) pos_json__put(o, ",", 1);
+    pos_json__string(o, key, n);
+    pos_json__put(o, ":", 1);
+}
+
+/** Starts an object in `buffer` (`capacity` bytes, the text stays NUL-terminated). */
+static inline void pos_json_begin(pos_json_object *o, char *buffer, size_t capacity) {
+    o->buffer = buffer; o->capacity = capacity; o->length = 0; o->members = 0; o->failed = 0;
+    pos_json__put(o, "{", 1);
+}
+
+/** Adds `key` with a string of `len` UTF-8 bytes. */
+static inline void pos_json_add_string_n(pos_json_object *o, const char *key, const char *value, size_t len) {
+    pos_json__key(o, key);
+    pos_json__string(o, value, len);
+}
+
+/** Adds `key` with a NUL-terminated string. */
+static inline void pos_json_add_string(pos_json_object *o, const char *key, const char *value) {
+    size_t n = 0;
+    while (value[n] != '\0') n++;
+    pos_json_add_string_n(o, key, value, n);
+}
+
+static inline void pos_json_add_int64(pos_json_object *o, const char *key, int64_t value) {
+    char digits[24];
+    int n = snprintf(digits, sizeof digits, "%lld", (long long)value);
+    pos_json__key(o, key);
+    pos_json__put(o, digits, (size_t)n);
+}
+
+/** Adds a number; NaN and infinities have no JSON form and fail the object. */
+static inline void pos_json_add_double(pos_json_object *o, const char *key, double value) {
+    char digits[32];
+    if (value != value || value > 1.7976931348623157e308 || value < -1.7976931348623157e308) { o->failed = 1; return; }
+    int n = snprintf(digits, sizeof digits, "%.17g", value);
+    pos_json__key(o, key);
+    pos_json__put(o, digits, (size_t)n);
+}
+
+static inline void pos_json_add_bool(pos_json_object *o, const char *key, int value) {
+    pos_json__key(o, key);
+    if (value) pos_json__put(o, "true", 4); else pos_json__put(o, "false", 5);
+}
+
+static inline void pos_json_add_null(pos_json_object *o, const char *key) {
+    pos_json__key(o, key);
+    pos_json__put(o, "null", 4);
+}
+
+/** Adds `key` with `len` bytes of JSON text inserted as they are (you vouch for them). */
+static inline void pos_json_add_raw(pos_json_object *o, const char *key, const char *json, size_t len) {
+    pos_json__key(o, key);
+    pos_json__put(o, json, len);
+}
+
+/** Closes the object: its length without the NUL, or 0 when anything failed. */
+static inline size_t pos_json_end(pos_json_object *o) {
+    pos_json__put(o, "}", 1);
+    return o->failed ? 0 : o->length;
 }
 
 #ifdef __cplusplus

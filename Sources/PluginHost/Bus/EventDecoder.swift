@@ -18,12 +18,18 @@ public struct EventDecoder: Sendable {
     let clock: any HostClock
     let catalog: EventCatalog
     let acceptUnknownTypes: Bool
+    /// The types installed plugins define: accepted beside the catalog's, held to their schemas.
+    let definedTypes: EventTypeRegistry?
 
     /// The envelope schema versions this host reads.
     public static let supportedSchemaVersions: ClosedRange<Int> = 1...1
     static let envelopeFields: Set<String> = ["event_type", "timestamp", "event_id", "time_ms", "correlation_id", "causation_id", "schema_version", "source"]
 
-    public init(maxEventBytes: Int, clock: any HostClock, catalog: EventCatalog = .standard, acceptUnknownTypes: Bool = false) {
+    public init(
+        maxEventBytes: Int, clock: any HostClock, catalog: EventCatalog = .standard, acceptUnknownTypes: Bool = false,
+        definedTypes: EventTypeRegistry? = nil
+    ) {
+        self.definedTypes = definedTypes
         self.maxEventBytes = maxEventBytes
         self.clock = clock
         self.catalog = catalog
@@ -85,14 +91,18 @@ public struct EventDecoder: Sendable {
     /// The canonical name of `name` (an alias or canonical name), or `name` itself when
     /// unknown types are accepted; nil when the type would be rejected.
     public func catalogType(for name: String) -> String? {
-        catalog.spec(for: name)?.type ?? (acceptUnknownTypes ? name : nil)
+        catalog.spec(for: name)?.type ?? (acceptUnknownTypes || definedTypes?.entry(for: name) != nil ? name : nil)
     }
 
     /// The canonical type and payload, by the catalog.
     private func normalise(_ typeName: String, _ payload: [String: JSONValue]) throws(Rejection) -> (String, [String: JSONValue]) {
         guard let spec = catalog.spec(for: typeName) else {
+            if let definedTypes, definedTypes.entry(for: typeName) != nil {
+                if let problem = definedTypes.problem(with: .object(payload), of: typeName) { throw Rejection(reason: problem) }
+                return (typeName, payload)
+            }
             if acceptUnknownTypes { return (typeName, payload) }
-            throw Rejection(reason: "unknown event type '\(typeName.prefix(80))' (see docs/events.md; events.unknown_types: accept lets such events through)")
+            throw Rejection(reason: "unknown event type '\(typeName.prefix(80))': neither in the catalog nor defined by an installed plugin (see docs/events.md; pluginctl events lists them)")
         }
         switch catalog.normalise(payload, as: spec) {
         case .success(let fields): return (spec.type, fields)

@@ -29,6 +29,8 @@ public struct PluginConfig: Sendable, Equatable {
     public var supervision: [String: Int] = [:]
     /// The plugin's own settings, layered over its descriptor's defaults.
     public var settings: JSONValue
+    /// Where each setting was written, so a schema violation names file:line:column.
+    public var settingsMarks = SettingsMarks()
 
     static let keys = ["enabled", "library", "sha256", "isolation", "subscriptions", "lanes", "max_attempts", "on_enable", "supervision", "settings"]
 
@@ -98,6 +100,7 @@ public struct PluginConfig: Sendable, Equatable {
         config.lanes = try root.integer("lanes", in: 1...64)
         config.maxAttempts = try root.integer("max_attempts", in: 1...100)
         if let node = root.raw("settings") {
+            config.settingsMarks = SettingsMarks(node, settingsKey: node.mark)
             let value = node.jsonValue
             switch value {
             case .object: config.settings = value
@@ -173,4 +176,45 @@ enum YAMLWriter {
             }
         }
     }
+}
+
+/// The file positions of a settings section by JSON-pointer path ("/rules/threshold", the
+/// paths schema violations carry). Not part of the configuration: two configurations that
+/// differ only in where their lines are compare equal, so moving a line reconfigures nothing.
+public struct SettingsMarks: Sendable, Equatable {
+    var byPath: [String: SourceMark] = [:]
+
+    public init() {}
+
+    init(_ node: YAMLNode, settingsKey: SourceMark) {
+        byPath[""] = settingsKey
+        func walk(_ node: YAMLNode, _ path: String) {
+            switch node {
+            case .mapping(let entries, _):
+                for entry in entries {
+                    byPath[path + "/" + entry.key] = entry.keyMark
+                    walk(entry.value, path + "/" + entry.key)
+                }
+            case .sequence(let elements, _):
+                for (index, element) in elements.enumerated() {
+                    byPath[path + "/\(index)"] = element.mark
+                    walk(element, path + "/\(index)")
+                }
+            case .scalar: break
+            }
+        }
+        walk(node, "")
+    }
+
+    /// The position of `path`, or of its nearest ancestor that was written in the file.
+    public func mark(for path: String) -> SourceMark? {
+        var path = path
+        while true {
+            if let mark = byPath[path] { return mark }
+            guard let slash = path.lastIndex(of: "/") else { return nil }
+            path = String(path[..<slash])
+        }
+    }
+
+    public static func == (lhs: SettingsMarks, rhs: SettingsMarks) -> Bool { true }
 }

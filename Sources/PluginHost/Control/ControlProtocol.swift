@@ -10,6 +10,8 @@ public struct ControlRequest: Codable, Sendable, Equatable {
         case query
         /// Start `plugin` again from scratch (a new worker, a clean crash history): ends quarantine.
         case restart
+        /// The event types this host accepts: the catalog's and those its plugins define.
+        case events
     }
 
     public var command: Command
@@ -59,6 +61,8 @@ public struct ControlResponse: Codable, Sendable, Equatable {
     public var answer: String?
     /// What a restart did.
     public var change: PluginChange?
+    /// For `events`: every type the host accepts.
+    public var eventTypes: [EventTypeInfo]?
     /// Why a request failed, for exit codes: `no_such_plugin`, `unknown_query`, `not_running`,
     /// `not_owner` and `pending` (a query with `after`),
     /// `bad_request`, `failed` (the plugin's own error).
@@ -66,8 +70,9 @@ public struct ControlResponse: Codable, Sendable, Equatable {
 
     public init(
         ok: Bool, error: String? = nil, code: String? = nil, status: HostStatus? = nil, reload: ReloadReport? = nil, answer: String? = nil,
-        change: PluginChange? = nil
+        change: PluginChange? = nil, eventTypes: [EventTypeInfo]? = nil
     ) {
+        self.eventTypes = eventTypes
         self.ok = ok
         self.error = error
         self.code = code
@@ -116,4 +121,29 @@ public struct IngressCounters: Codable, Sendable, Equatable {
     /// Records dead-lettered because they were being decoded when the host died several
     /// starts in a row (``DecodeCrashJournal``).
     public var poisonRecords: [String]?
+}
+
+/// One event type as `pluginctl events` shows it.
+public struct EventTypeInfo: Codable, Sendable, Equatable {
+    public var name: String
+    /// "catalog", or "plugin:NAME" for a type a plugin defines.
+    public var definedBy: String
+    public var description: String
+    /// Other names accepted at the ingress for this type (the original's).
+    public var aliases: [String]
+    /// The payload's fields (catalog) or JSON Schema (plugin), as JSON text.
+    public var payload: String
+
+    enum CodingKeys: String, CodingKey {
+        case name, description, aliases, payload
+        case definedBy = "defined_by"
+    }
+
+    public init(name: String, definedBy: String, description: String, aliases: [String], payload: String) {
+        self.name = name
+        self.definedBy = definedBy
+        self.description = description
+        self.aliases = aliases
+        self.payload = payload
+    }
 }

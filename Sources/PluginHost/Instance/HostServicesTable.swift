@@ -17,13 +17,25 @@ enum HostServicesTable {
                 struct_size: UInt32(MemoryLayout<pos_host_services>.size),
                 abi_major: UInt16(POS_PLUGIN_ABI_MAJOR), abi_minor: UInt16(POS_PLUGIN_ABI_MINOR),
                 log: log, emit: emit, state_get: stateGet, state_put: statePut, state_delete: stateDelete,
-                state_scan: stateScan, clock_now_ms: clockNow, metric_add: metricAdd))
+                state_scan: stateScan, clock_now_ms: clockNow, metric_add: metricAdd,
+                event_get_string: { PayloadFieldServices.string(payload($0), $1, $2, $3) },
+                event_get_int64: { PayloadFieldServices.int64(payload($0), $1, $2, $3) },
+                event_get_double: { PayloadFieldServices.double(payload($0), $1, $2, $3) },
+                event_get_bool: { PayloadFieldServices.bool(payload($0), $1, $2, $3) },
+                event_get_length: { PayloadFieldServices.length(payload($0), $1, $2, $3) },
+                event_get_json: { PayloadFieldServices.json(payload($0), $1, $2, $3) }))
         return Pointer(value: UnsafePointer(table))
     }()
 
     static func call(_ handle: OpaquePointer?) -> PluginCall? {
         guard let handle else { return nil }
         return Unmanaged<PluginCall>.fromOpaque(UnsafeRawPointer(handle)).takeUnretainedValue()
+    }
+
+    /// The payload field access reads: the handled event's, nil in any other call.
+    static func payload(_ handle: OpaquePointer?) -> [UInt8]? {
+        guard let call = call(handle), call.kind == .handleEvent else { return nil }
+        return call.event?.payload
     }
 
     static func bytes(_ pointer: UnsafePointer<UInt8>?, _ length: Int) -> [UInt8] { CBuffers.bytes(pointer, length) }
@@ -41,7 +53,7 @@ enum HostServicesTable {
         case POS_LOG_WARNING: swiftLevel = .warning
         default: swiftLevel = .error
         }
-        let line = text(message, min(length, 8192))
+        let line = text(message, min(length, PluginLimits.logMessageBytes))
         if let event = call.event {
             call.context.logger.log(level: swiftLevel, "\(line)", metadata: ["event_id": .string(event.id)])
         } else {
@@ -85,6 +97,11 @@ enum HostServicesTable {
         handle, key, keyLength, value, valueLength in
         guard let call = call(handle) else { return POS_STATUS_ERROR }
         guard call.mayWriteState else { return POS_STATUS_NOT_ALLOWED }
+        if let problem = PluginLimits.stateWriteProblem(keyBytes: keyLength, valueBytes: valueLength, effectsSoFar: call.effectsBytes) {
+            call.context.logger.warning("state_put refused: \(problem)")
+            return POS_STATUS_ERROR
+        }
+        call.effectsBytes += keyLength + valueLength
         call.transaction.put(bytes(key, keyLength), bytes(value, valueLength))
         return POS_STATUS_OK
     }
@@ -92,6 +109,11 @@ enum HostServicesTable {
     static let stateDelete: @convention(c) (OpaquePointer?, UnsafePointer<UInt8>?, Int) -> pos_status = { handle, key, keyLength in
         guard let call = call(handle) else { return POS_STATUS_ERROR }
         guard call.mayWriteState else { return POS_STATUS_NOT_ALLOWED }
+        if let problem = PluginLimits.stateWriteProblem(keyBytes: keyLength, valueBytes: 0, effectsSoFar: call.effectsBytes) {
+            call.context.logger.warning("state_delete refused: \(problem)")
+            return POS_STATUS_ERROR
+        }
+        call.effectsBytes += keyLength
         call.transaction.delete(bytes(key, keyLength))
         return POS_STATUS_OK
     }

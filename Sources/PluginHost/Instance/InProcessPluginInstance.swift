@@ -1,4 +1,5 @@
 import Foundation
+import PluginIPC
 import PluginABI
 
 #if canImport(Glibc)
@@ -146,7 +147,7 @@ public final class InProcessPluginInstance: PluginInstance, @unchecked Sendable 
                     struct_size: UInt32(MemoryLayout<pos_writer>.size), context: Unmanaged.passUnretained(collector).toOpaque(),
                     write: { context, bytes, length in
                         let collector = Unmanaged<Collector>.fromOpaque(context!).takeUnretainedValue()
-                        guard collector.bytes.count + length <= 16 << 20 else { return POS_STATUS_ERROR }
+                        guard collector.bytes.count + length <= PluginLimits.queryResponseBytes else { return POS_STATUS_ERROR }
                         if let bytes, length > 0 { collector.bytes.append(contentsOf: UnsafeBufferPointer(start: bytes, count: length)) }
                         return POS_STATUS_OK
                     })

@@ -14,8 +14,11 @@ public final class PluginRuntimeContext: Sendable {
     /// The types the loaded plugin declares it emits (nil: any), set once its descriptor is known.
     let declaredEmits = Mutex<[String]?>(nil)
     var emits: [String]? { declaredEmits.withLock { $0 } }
+    /// The event types plugins define, to check emitted payloads against their schemas.
+    let eventTypes: EventTypeRegistry?
 
-    public init(name: String, logger: Logger, metrics: PluginMetrics, store: any StateStore, clock: any HostClock) {
+    public init(name: String, logger: Logger, metrics: PluginMetrics, store: any StateStore, clock: any HostClock, eventTypes: EventTypeRegistry? = nil) {
+        self.eventTypes = eventTypes
         self.name = name
         var logger = logger
         logger[metadataKey: "plugin"] = .string(name)
@@ -42,6 +45,8 @@ final class PluginCall {
     /// The state store failed to answer a read during the call: whatever the plugin returned,
     /// the event is offered again later without spending an attempt.
     var storeUnavailable = false
+    /// Bytes written and emitted so far, held to PluginLimits.callEffectsBytes.
+    var effectsBytes = 0
 
     init(kind: Kind, context: PluginRuntimeContext, event: Event? = nil) {
         self.kind = kind
@@ -61,9 +66,16 @@ final class PluginCall {
         if let declared = context.emits, !declared.contains(type) {
             throw HostError("\(type) is not among the types this plugin declares it emits (\(declared.isEmpty ? "none" : declared.joined(separator: ", ")))")
         }
-        // A structural check only: full JSON validation of every emitted payload would cost more
-        // than most handlers; consumers validate at their ingress (docs/plugin-abi.md).
+        // A structural check only for catalog and undeclared types: full JSON validation of every
+        // emitted payload would cost more than most handlers, and consumers validate at their
+        // ingress (docs/plugin-abi.md). A defined type's payload is held to its schema here, so
+        // the author hears of a mistake from emit itself.
+        if let problem = PluginLimits.emitProblem(payloadBytes: payload.count, effectsSoFar: effectsBytes) { throw HostError("\(type): \(problem)") }
         guard Names.looksLikeJSONObject(payload) else { throw HostError("payload of \(type) is not a JSON object") }
+        if let registry = context.eventTypes, registry.entry(for: type)?.schema != nil {
+            guard let value = try? JSONValue.parse(payload) else { throw HostError("payload of \(type) is not valid JSON") }
+            if let problem = registry.problem(with: value, of: type) { throw HostError(problem) }
+        }
         let id = Self.derivedID("\(context.name)\u{0}\(cause.id)\u{0}\(emitted.count)")
         var event = Event(
             id: id, type: type, key: key.isEmpty ? cause.key : key, timeMilliseconds: cause.timeMilliseconds,
@@ -71,6 +83,7 @@ final class PluginCall {
         // Sorts right after its cause (and before anything later): see OrderKey.
         event.orderId = OrderKey.emissionID(cause: cause.orderKey.id, emitter: context.name, index: emitted.count)
         emitted.append(event)
+        effectsBytes += payload.count + key.utf8.count + type.utf8.count
     }
 
     /// Completes a successful handle_event: commits the call's state writes, then publishes

@@ -44,7 +44,7 @@ public final class WorkerPluginInstance: PluginInstance, @unchecked Sendable {
     /// creates the instance with `overrides` over the descriptor's defaults. Throws what stopped
     /// it, with the crash or hang described when the plugin took its worker down.
     public init(
-        name: String, path: String, sha256: String?, overrides: JSONValue, context: PluginRuntimeContext, sink: any EmittedEventSink,
+        name: String, path: String, sha256: String?, overrides: JSONValue, marks: SettingsMarks = SettingsMarks(), context: PluginRuntimeContext, sink: any EmittedEventSink,
         supervision: SupervisionSettings, onQuarantine: @escaping @Sendable (String) -> Void
     ) throws(PluginLoadError) {
         self.name = name
@@ -53,7 +53,7 @@ public final class WorkerPluginInstance: PluginInstance, @unchecked Sendable {
         self.supervision = supervision
         self.onQuarantine = onQuarantine
         self.history = CrashHistory(settings: supervision)
-        let started = try Self.launch(name: name, path: path, sha256: sha256, settings: .overrides(overrides), context: context, supervision: supervision)
+        let started = try Self.launch(name: name, path: path, sha256: sha256, settings: .overrides(overrides, marks), context: context, supervision: supervision)
         self.worker = started.worker
         self.described = Mutex(started.description)
         context.declaredEmits.withLock { $0 = started.description.manifest.emits }
@@ -67,7 +67,7 @@ public final class WorkerPluginInstance: PluginInstance, @unchecked Sendable {
     // MARK: - Starting workers
 
     enum SettingsSource {
-        case overrides(JSONValue)
+        case overrides(JSONValue, SettingsMarks)
         case effective(JSONValue)
     }
 
@@ -140,7 +140,7 @@ public final class WorkerPluginInstance: PluginInstance, @unchecked Sendable {
         }
         let settings: JSONValue
         switch source {
-        case .overrides(let overrides): settings = try description.effectiveSettings(overrides)
+        case .overrides(let overrides, let marks): settings = try description.effectiveSettings(overrides, marks: marks)
         case .effective(let effective): settings = effective
         }
         var create = FrameChannel.frame(HostMessage.create.rawValue, capacity: 1024)
@@ -375,6 +375,7 @@ public final class WorkerPluginInstance: PluginInstance, @unchecked Sendable {
         var eventDeadline = deadline()
         var sentAt = FrameChannel.monotonicNanoseconds()
         var commitFailed = false
+        var discardedEffects = false
         // Handled results are committed together: at the end of the batch, before answering a
         // state read, and before handling a crash (what was reported was done).
         var pending: [(report: Int, call: PluginCall)] = []
@@ -409,7 +410,7 @@ public final class WorkerPluginInstance: PluginInstance, @unchecked Sendable {
                 }
                 return reports
             case .frame(.batchEnd, _):
-                if commitFailed { try? worker.channel.send(HostMessage.forgetCache.rawValue) }
+                if commitFailed || discardedEffects { try? worker.channel.send(HostMessage.forgetCache.rawValue) }
                 if reports.contains(where: { $0.outcome == .handled }) { history.recordProgress() }
                 if careful { carefulEvents -= reports.count }
                 return reports
@@ -426,8 +427,15 @@ public final class WorkerPluginInstance: PluginInstance, @unchecked Sendable {
                     let outcome: HandleOutcome
                     switch result.outcome {
                     case .handled:
-                        pending.append((reports.count, prepare(event, result.effects)))
-                        outcome = .handled
+                        let (call, refusal) = prepare(event, result.effects)
+                        if let refusal {
+                            // Its state writes are in the worker's cache already: drop the cache.
+                            discardedEffects = true
+                            outcome = .reject(refusal)
+                        } else {
+                            pending.append((reports.count, call))
+                            outcome = .handled
+                        }
                     case .retry: outcome = .retry(result.message.isEmpty ? "the plugin asked for a retry (no reason given)" : result.message)
                     case .reject: outcome = .reject(result.message.isEmpty ? "rejected by the plugin (no reason given)" : result.message)
                     case .unavailable: outcome = .unavailable("the state store is unavailable", retryAfterMilliseconds: 500)
@@ -446,14 +454,18 @@ public final class WorkerPluginInstance: PluginInstance, @unchecked Sendable {
         }
     }
 
-    /// A handled event's effects as a call ready to commit, checked as in-process calls are.
-    private func prepare(_ event: Event, _ effects: CallEffects) -> PluginCall {
+    /// A handled event's effects as a call ready to commit, checked as in-process calls are;
+    /// with the reason when an emitted event is refused (the worker's emit could not check a
+    /// defined type's schema, which lives here): then nothing of the call is applied and the
+    /// event is dead-lettered with the reason, rather than committing state without its event.
+    private func prepare(_ event: Event, _ effects: CallEffects) -> (PluginCall, String?) {
         let call = PluginCall(kind: .handleEvent, context: context, event: event)
         Self.apply(effects.writes, to: call)
         for emitted in effects.emitted {
             // Checked again here: the worker runs untrusted code.
             do { try call.emit(type: emitted.type, key: emitted.key, payload: emitted.payload) } catch {
-                context.logger.error("emitted event dropped: \(error)", metadata: ["event_id": .string(event.id)])
+                context.logger.error("emitted event refused: \(error)", metadata: ["event_id": .string(event.id)])
+                return (call, "an emitted event was refused: \(error)")
             }
         }
         for counter in effects.counters {
@@ -463,7 +475,7 @@ public final class WorkerPluginInstance: PluginInstance, @unchecked Sendable {
                 context.logger.warning("metric_add ignored: '\(counter.name)' is not a valid counter name ([a-z0-9_], <= 64)")
             }
         }
-        return call
+        return (call, nil)
     }
 
     public func query(_ name: String, request: [UInt8]) -> QueryResult {
@@ -538,13 +550,13 @@ public final class WorkerPluginInstance: PluginInstance, @unchecked Sendable {
     /// old worker finishes the call in progress and is retired. If anything fails the old
     /// worker keeps running and the error says why.
     /// Returns nil when the file holds the build that already runs (nothing to do).
-    public func upgrade(path: String, sha256: String?, overrides: JSONValue) throws(PluginLoadError) -> PluginDescription? {
+    public func upgrade(path: String, sha256: String?, overrides: JSONValue, marks: SettingsMarks = SettingsMarks()) throws(PluginLoadError) -> PluginDescription? {
         let running = callLock.withLock { library.snapshot }
         if try LibrarySnapshots.store(path, pin: sha256) == running {
             callLock.withLock { library.path = path }
             return nil
         }
-        let started = try Self.launch(name: name, path: path, sha256: sha256, settings: .overrides(overrides), context: context, supervision: supervision)
+        let started = try Self.launch(name: name, path: path, sha256: sha256, settings: .overrides(overrides, marks), context: context, supervision: supervision)
         callLock.lock()
         let old = worker
         worker = started.worker

@@ -13,7 +13,9 @@ public struct PluginDescription: Sendable {
     public let schema: JSONSchema?
 
     /// The descriptor's defaults with `overrides` merged in, validated against the schema.
-    public func effectiveSettings(_ overrides: JSONValue) throws(PluginLoadError) -> JSONValue {
+    /// The defaults merged with `overrides`, validated against the schema. With `marks` (the
+    /// settings file's positions), each violation starts with the file:line:column it is at.
+    public func effectiveSettings(_ overrides: JSONValue, marks: SettingsMarks = SettingsMarks()) throws(PluginLoadError) -> JSONValue {
         let merged = manifest.defaultSettings.merging(overrides)
         guard case .object = merged else {
             throw PluginLoadError(.settingsRejected, path: path, "settings must be an object, got \(merged.typeName)")
@@ -23,7 +25,9 @@ public struct PluginDescription: Sendable {
             if !violations.isEmpty {
                 throw PluginLoadError(
                     .settingsRejected, path: path,
-                    "settings rejected by the plugin's schema: " + violations.prefix(5).map(\.description).joined(separator: "; "))
+                    "settings rejected by the plugin's schema: "
+                        + violations.prefix(5).map { violation in marks.mark(for: violation.path).map { "\($0): \(violation)" } ?? violation.description }
+                        .joined(separator: "; "))
             }
         }
         return merged
@@ -45,8 +49,8 @@ public final class PluginLibrary: @unchecked Sendable {
         self.vtable = descriptor.pointee.vtable
     }
 
-    public func effectiveSettings(_ overrides: JSONValue) throws(PluginLoadError) -> JSONValue {
-        try description.effectiveSettings(overrides)
+    public func effectiveSettings(_ overrides: JSONValue, marks: SettingsMarks = SettingsMarks()) throws(PluginLoadError) -> JSONValue {
+        try description.effectiveSettings(overrides, marks: marks)
     }
 }
 
@@ -124,8 +128,56 @@ public enum PluginLoader {
         }
     }
 
+    /// The longest name of a defined event type.
+    public static let maximumEventTypeName = 64
+
+    /// [A-Z][A-Z0-9_]{0,63}: the shape of the catalog's own names.
+    static func isDefinableTypeName(_ name: String) -> Bool {
+        let bytes = Array(name.utf8)
+        guard let first = bytes.first, bytes.count <= maximumEventTypeName, (65...90).contains(first) else { return false }
+        return bytes.allSatisfy { (65...90).contains($0) || (48...57).contains($0) || $0 == 95 }
+    }
+
+    /// Judges the event types a descriptor defines: names, descriptions and payload schemas.
+    /// Conflicts with other plugins' types are judged when the plugin is installed
+    /// (EventTypeRegistry), where the others are known.
+    static func declaredEventTypes(
+        _ raw: [RawDescriptor.DeclaredEventType]?, invalid: (String) -> PluginLoadError
+    ) throws(PluginLoadError) -> [EventTypeDeclaration] {
+        guard let raw else { return [] }
+        guard raw.count <= RawDescriptor.maximumSubscriptions else { throw invalid("more than \(RawDescriptor.maximumSubscriptions) event types (is the list NULL-terminated?)") }
+        var declared: [EventTypeDeclaration] = []
+        for (index, entry) in raw.enumerated() {
+            guard let name = entry.name else { throw invalid("event_types[\(index)] has no name (or its struct_size is too small)") }
+            guard Self.isDefinableTypeName(name) else {
+                throw invalid("event type '\(name.prefix(80))' must be 1-\(maximumEventTypeName) characters of [A-Z0-9_] starting with a letter")
+            }
+            if let spec = EventCatalog.standard.spec(for: name) {
+                throw invalid("event type \(name) is already the catalog's \(spec.type) (docs/events.md); choose a name of your own, such as MYPLUGIN_\(name)")
+            }
+            guard !declared.contains(where: { $0.name == name }) else { throw invalid("event type \(name) is defined twice") }
+            guard let description = entry.description, !description.trimmingCharacters(in: .whitespaces).isEmpty else {
+                throw invalid("event type \(name) has no description")
+            }
+            var schema: JSONValue?
+            if let text = entry.payloadSchema {
+                do {
+                    let value = try JSONValue.parse(text)
+                    _ = try JSONSchema(value)
+                    schema = value
+                } catch {
+                    throw invalid("payload_schema of \(name): \(error)")
+                }
+            }
+            declared.append(EventTypeDeclaration(name: name, description: description, payloadSchema: schema))
+        }
+        return declared
+    }
+
     /// Judges a descriptor read in this process or in a worker.
-    public static func validate(_ d: RawDescriptor, path: String) throws(PluginLoadError) -> PluginDescription {
+    /// `hostMinor` is this host's minor version except in tests, which use it to show how a
+    /// host of an older minor judges a newer plugin.
+    public static func validate(_ d: RawDescriptor, path: String, hostMinor: UInt16 = hostABIMinor) throws(PluginLoadError) -> PluginDescription {
         func invalid(_ reason: String) -> PluginLoadError { PluginLoadError(.invalidDescriptor, path: path, "invalid descriptor: \(reason)") }
         let size = Int(d.structSize)
         guard size >= 8 else { throw invalid("struct_size \(size) is too small") }
@@ -135,10 +187,10 @@ public enum PluginLoader {
                 .abiMajorMismatch, path: path,
                 "built for plugin ABI \(major).\(minor) but this host speaks \(hostABIMajor).\(hostABIMinor); rebuild the plugin against this host's pos_plugin.h")
         }
-        guard minor <= hostABIMinor else {
+        guard minor <= hostMinor else {
             throw PluginLoadError(
                 .abiMinorTooNew, path: path,
-                "needs plugin ABI \(major).\(minor) but this host provides \(hostABIMajor).\(hostABIMinor); upgrade the host")
+                "needs plugin ABI \(major).\(minor) but this host provides \(hostABIMajor).\(hostMinor); upgrade the host")
         }
         guard size >= RawDescriptor.minimumSize, d.complete else {
             throw invalid("struct_size \(size) is smaller than the \(RawDescriptor.minimumSize) bytes of ABI 1.0")
@@ -159,6 +211,7 @@ public enum PluginLoader {
             guard emits.count <= RawDescriptor.maximumSubscriptions else { throw invalid("more than \(RawDescriptor.maximumSubscriptions) emitted types (is the list NULL-terminated?)") }
             for type in emits where !Names.isEventType(type) { throw invalid("emitted type '\(type)' is not an event type name") }
         }
+        let eventTypes = try declaredEventTypes(d.eventTypes, invalid: invalid)
         guard d.hasVTable else { throw invalid("vtable is NULL") }
         guard Int(d.vtableSize) >= RawDescriptor.minimumVTableSize else {
             throw invalid("vtable struct_size \(d.vtableSize) is smaller than the \(RawDescriptor.minimumVTableSize) bytes of ABI 1.0")
@@ -191,7 +244,10 @@ public enum PluginLoader {
             name: name, version: version, description: d.description ?? "", abiMajor: Int(major),
             abiMinor: Int(minor), subscriptions: subscriptions, settingsSchema: schemaValue, defaultSettings: defaults,
             concurrentKeys: d.flags & POS_PLUGIN_FLAG_CONCURRENT_KEYS != 0,
-            supportsReconfigure: d.hasReconfigure, supportsQuery: d.hasQuery, emits: d.emits)
+            supportsReconfigure: d.hasReconfigure, supportsQuery: d.hasQuery,
+            // A defined type is one the plugin emits: a declared list need not repeat it.
+            emits: d.emits.map { listed in listed + eventTypes.map(\.name).filter { !listed.contains($0) } },
+            eventTypes: eventTypes, headerHash: d.headerHash)
         return PluginDescription(path: path, manifest: manifest, schema: schema)
     }
 }

@@ -14,6 +14,7 @@ public struct PluginLoadError: Error, Sendable, Equatable, CustomStringConvertib
         case abiMinorTooNew = "abi_minor_too_new"
         case invalidDescriptor = "invalid_descriptor"
         case nameMismatch = "name_mismatch"
+        case eventTypeConflict = "event_type_conflict"
         case settingsRejected = "settings_rejected"
         case createFailed = "create_failed"
         case isolationUnavailable = "isolation_unavailable"

@@ -25,11 +25,14 @@ public struct PluginServices: Sendable {
     public var deadLetters: any DeadLetterSink
     public var logger: Logger
     public var onSettled: (@Sendable (String, Event, Settlement) -> Void)?
+    /// The event types the plugins define (shared with the ingress).
+    public var eventTypes: EventTypeRegistry
 
     public init(
         store: any StateStore, clock: any HostClock, emitted: any EmittedEventSink, deadLetters: any DeadLetterSink,
-        logger: Logger, onSettled: (@Sendable (String, Event, Settlement) -> Void)? = nil
+        logger: Logger, onSettled: (@Sendable (String, Event, Settlement) -> Void)? = nil, eventTypes: EventTypeRegistry = EventTypeRegistry()
     ) {
+        self.eventTypes = eventTypes
         self.store = store
         self.clock = clock
         self.emitted = emitted
@@ -56,6 +59,9 @@ public final class PluginRegistry: @unchecked Sendable {
         var dispatcher: PluginDispatcher?
         var settings: JSONValue?
         var lastError: String?
+        /// The configuration a refused change asked for: once the files ask for something else
+        /// (the running settings again, say), the error is history and is cleared.
+        var lastErrorFor: PluginConfig?
         var configError: String?
         var state: PluginStatus.State
         /// The supervision status when the worker was stopped (kept for a quarantined plugin).
@@ -96,10 +102,10 @@ public final class PluginRegistry: @unchecked Sendable {
     /// Hands `event` to every running plugin subscribed to its type, waiting while a plugin's
     /// queue is full. Returns how many plugins took it.
     @discardableResult
-    public func route(_ event: Event) -> Int {
+    public func route(_ event: Event, except emitter: String? = nil) -> Int {
         let targets = routing.withLock { $0.dispatchers(for: event.type) }
         var delivered = 0
-        for dispatcher in targets where dispatcher.submit(event) { delivered += 1 }
+        for dispatcher in targets where dispatcher.name != emitter && dispatcher.submit(event) { delivered += 1 }
         return delivered
     }
 
@@ -133,6 +139,7 @@ public final class PluginRegistry: @unchecked Sendable {
             changes.append(applyOne(desired))
             if snapshot.plugins[name] == nil, slots[name]?.state != .running {
                 slots[name] = nil  // settings file removed: forget the plugin
+                services.eventTypes.forget(plugin: name)
             }
         }
         rebuildRouting()
@@ -161,13 +168,17 @@ public final class PluginRegistry: @unchecked Sendable {
 
         if slot.state == .running, let instance = slot.instance, let description = slot.description {
             if slot.config == desired && FileIdentity(path: desired.libraryPath) == slot.libraryIdentity {
+                if let refused = slot.lastErrorFor, refused != desired {
+                    slot.lastError = nil
+                    slot.lastErrorFor = nil
+                }
                 return PluginChange(plugin: name, action: .unchanged)
             }
             var onlySettingsChanged = slot.config
             onlySettingsChanged.settings = desired.settings
             if onlySettingsChanged == desired && FileIdentity(path: desired.libraryPath) == slot.libraryIdentity {
                 do {
-                    let settings = try description.effectiveSettings(desired.settings)
+                    let settings = try description.effectiveSettings(desired.settings, marks: desired.settingsMarks)
                     try instance.reconfigure(settings: settings)
                     slot.config = desired
                     slot.settings = settings
@@ -176,6 +187,7 @@ public final class PluginRegistry: @unchecked Sendable {
                     return PluginChange(plugin: name, action: .reconfigured)
                 } catch {
                     slot.lastError = error.description
+                    slot.lastErrorFor = desired
                     services.logger.error("reconfigure refused, previous settings stay in force: \(error)", metadata: ["plugin": .string(name)])
                     return PluginChange(plugin: name, action: .failed, detail: error.description)
                 }
@@ -194,6 +206,7 @@ public final class PluginRegistry: @unchecked Sendable {
                 try start(&candidate)
             } catch {
                 slot.lastError = error.description
+                slot.lastErrorFor = desired
                 services.logger.error("restart refused, previous version stays in force: \(error)", metadata: ["plugin": .string(name)])
                 return PluginChange(plugin: name, action: .failed, detail: error.description)
             }
@@ -224,10 +237,13 @@ public final class PluginRegistry: @unchecked Sendable {
     private func upgrade(_ slot: inout Slot, _ worker: WorkerPluginInstance, to desired: PluginConfig) -> PluginChange {
         let name = desired.name
         do {
-            guard let description = try worker.upgrade(path: desired.libraryPath, sha256: desired.sha256, overrides: desired.settings) else {
+            guard let description = try worker.upgrade(path: desired.libraryPath, sha256: desired.sha256, overrides: desired.settings, marks: desired.settingsMarks) else {
                 slot.config = desired
                 slot.libraryIdentity = FileIdentity(path: desired.libraryPath)
                 return PluginChange(plugin: name, action: .unchanged, detail: "the same build already runs")
+            }
+            do { try services.eventTypes.define(description.manifest.eventTypes, for: name) } catch {
+                services.logger.error("the upgraded version's event types are not used: \(error)", metadata: ["plugin": .string(name)])
             }
             let subscriptionsChanged = (slot.config.subscriptions ?? slot.description?.manifest.subscriptions) != (desired.subscriptions ?? description.manifest.subscriptions)
             slot.config = desired
@@ -256,13 +272,13 @@ public final class PluginRegistry: @unchecked Sendable {
         case .process:
             let name = config.name
             let instance = try WorkerPluginInstance(
-                name: name, path: config.libraryPath, sha256: config.sha256, overrides: config.settings, context: context, sink: services.emitted,
+                name: name, path: config.libraryPath, sha256: config.sha256, overrides: config.settings, marks: config.settingsMarks, context: context, sink: services.emitted,
                 supervision: supervisionDefaults.applying(config.supervision),
                 onQuarantine: { [weak self] reason in self?.quarantine(name, reason: reason) })
             slot.description = instance.pluginDescription
             slot.library = nil
             slot.libraryIdentity = identity
-            slot.settings = try instance.pluginDescription.effectiveSettings(config.settings)
+            slot.settings = try instance.pluginDescription.effectiveSettings(config.settings, marks: config.settingsMarks)
             return instance
         case .inprocess:
             let library: PluginLibrary
@@ -272,7 +288,7 @@ public final class PluginRegistry: @unchecked Sendable {
                 library = try PluginLoader.load(path: config.libraryPath, sha256: config.sha256)
             }
             try PluginLoader.checkName(library.manifest.name, expected: config.name, path: config.libraryPath)
-            let settings = try library.effectiveSettings(config.settings)
+            let settings = try library.effectiveSettings(config.settings, marks: config.settingsMarks)
             let instance = try InProcessPluginInstance(library: library, settings: settings, context: context, sink: services.emitted)
             slot.library = library
             slot.description = library.description
@@ -287,9 +303,17 @@ public final class PluginRegistry: @unchecked Sendable {
         let config = slot.config
         let pluginMetrics = metrics[config.name] ?? PluginMetrics()
         metrics[config.name] = pluginMetrics
-        let context = PluginRuntimeContext(name: config.name, logger: services.logger, metrics: pluginMetrics, store: services.store, clock: services.clock)
+        let context = PluginRuntimeContext(
+            name: config.name, logger: services.logger, metrics: pluginMetrics, store: services.store, clock: services.clock,
+            eventTypes: services.eventTypes)
         let instance = try makeInstance(&slot, context: context)
         let manifest = instance.manifest
+        do {
+            try services.eventTypes.define(manifest.eventTypes, for: config.name)
+        } catch {
+            instance.shutdown()
+            throw PluginLoadError(.eventTypeConflict, path: config.libraryPath, error.description)
+        }
         let defaults = dispatchDefaults
         let onSettled = services.onSettled
         let name = config.name

@@ -9,8 +9,13 @@ public final class HostRuntime: @unchecked Sendable {
     public static let version = "0.1.0"
 
     public let configPath: String?
+    /// Events come from a file (`pos-host --events`): no Kafka, emitted events looped back.
+    public let readsFile: Bool
+    private let loopback: LoopbackEventSink?
     public let baseDirectory: String
     public let registry: PluginRegistry
+    /// The event types the installed plugins define, beside the catalog's.
+    public let eventTypes: EventTypeRegistry
     public let logger: Logger
     let clock: any HostClock
     let deadLetters: any DeadLetterSink
@@ -100,14 +105,25 @@ public final class HostRuntime: @unchecked Sendable {
     public init(
         configPath: String?, baseDirectory: String, logger: Logger, store: any StateStore = InMemoryStateStore(),
         clock: any HostClock = SystemClock(), emitted: (any EmittedEventSink)? = nil, deadLetters: (any DeadLetterSink)? = nil,
-        onSettled: (@Sendable (String, Event, Settlement) -> Void)? = nil
+        onSettled: (@Sendable (String, Event, Settlement) -> Void)? = nil, readsFile: Bool = false
     ) throws {
         self.configPath = configPath
+        self.readsFile = readsFile
         self.baseDirectory = baseDirectory
         self.clock = clock
+        let eventTypes = EventTypeRegistry()
+        self.eventTypes = eventTypes
         var logger = logger
-        let config = try configPath.map { path throws(ConfigError) in try HostConfig.load(path: path) } ?? HostConfig.defaults(baseDirectory: baseDirectory)
+        var config = try configPath.map { path throws(ConfigError) in try HostConfig.load(path: path) } ?? HostConfig.defaults(baseDirectory: baseDirectory)
         logger.logLevel = Logger.Level(rawValue: config.logLevel) ?? .info
+        if readsFile, config.kafka != nil {
+            // A file run touches no Kafka (not even the embedded cluster, which would take what
+            // plugins emit and the dead letters with it at exit): they go to the files instead.
+            logger.notice(
+                "reading events from a file: the kafka section of config.yaml is not used",
+                metadata: ["emitted_events_file": .string(config.emittedEventsFile), "dead_letter_file": .string(config.deadLetterFile)])
+            config.kafka = nil
+        }
         self.logger = logger
         hostConfig = config
         var finalStore = store
@@ -158,7 +174,8 @@ public final class HostRuntime: @unchecked Sendable {
                     emittedSink = CausalLogSink(inner: emittedSink!, log: log)
                 }
             }
-            let decoder = EventDecoder(maxEventBytes: config.maxEventBytes, clock: clock, acceptUnknownTypes: config.acceptUnknownEventTypes)
+            let decoder = EventDecoder(
+                maxEventBytes: config.maxEventBytes, clock: clock, acceptUnknownTypes: config.acceptUnknownEventTypes, definedTypes: eventTypes)
             let journal = DecodeCrashJournal(directory: config.stateDirectory)
             if !journal.isActive { logger.warning("the decode crash journal in \(config.stateDirectory) cannot be used: a record that crashes the host would do so after every restart") }
             for (record, count) in journal.foundInFlight.sorted(by: { $0.key.description < $1.key.description }) {
@@ -174,7 +191,14 @@ public final class HostRuntime: @unchecked Sendable {
         kafka = kafkaConnection
         let finalDeadLetters = try deadLetterSink ?? JSONLinesDeadLetterSink(path: config.deadLetterFile)
         self.deadLetters = finalDeadLetters
-        let finalEmitted = try emittedSink ?? JSONLinesEventSink(path: config.emittedEventsFile)
+        var finalEmitted = try emittedSink ?? JSONLinesEventSink(path: config.emittedEventsFile)
+        if readsFile && kafkaConnection == nil {
+            let loopback = LoopbackEventSink(inner: finalEmitted)
+            self.loopback = loopback
+            finalEmitted = loopback
+        } else {
+            loopback = nil
+        }
         self.emittedSink = finalEmitted
         let bridge = kafkaConnection?.bridge
         var settled = onSettled
@@ -185,7 +209,9 @@ public final class HostRuntime: @unchecked Sendable {
             }
         }
         registry = PluginRegistry(
-            services: PluginServices(store: finalStore, clock: clock, emitted: finalEmitted, deadLetters: finalDeadLetters, logger: logger, onSettled: settled))
+            services: PluginServices(
+                store: finalStore, clock: clock, emitted: finalEmitted, deadLetters: finalDeadLetters, logger: logger, onSettled: settled,
+                eventTypes: eventTypes))
         if let bridge {
             registry.setObserver(bridge)
             let registry = registry
@@ -196,6 +222,22 @@ public final class HostRuntime: @unchecked Sendable {
             sharedOwnership?.onReleased = { [weak bridge] name, handover in bridge?.released(name, handover: handover) }
         }
         startedAt = clock.nowMilliseconds()
+        if let loopback {
+            // Through the same ingress checks a Kafka host applies when it reads them back.
+            let decoder = EventDecoder(maxEventBytes: config.maxEventBytes, clock: clock, acceptUnknownTypes: config.acceptUnknownEventTypes, definedTypes: eventTypes)
+            loopback.start { [weak self] event in
+                guard let self else { return }
+                let emitter = event.source.flatMap { $0.hasPrefix("plugin:") ? String($0.dropFirst(7)) : nil }
+                let envelope = EventHeaders.envelope(event)
+                do throws(EventRejection) {
+                    var decoded = try decoder.decode(envelope)
+                    decoded.source = event.source
+                    _ = self.registry.route(decoded, except: emitter)
+                } catch {
+                    self.ingest(.malformed(raw: envelope, reason: error.reason, origin: "emitted by \(event.source ?? "a plugin")"))
+                }
+            }
+        }
     }
 
     public var config: HostConfig { reloadLock.withLock { hostConfig } }
@@ -279,14 +321,26 @@ public final class HostRuntime: @unchecked Sendable {
                 ("plugins_dir", hostConfig.pluginsDirectory, snapshot.host.pluginsDirectory), ("control_socket", hostConfig.controlSocket, snapshot.host.controlSocket),
                 ("dead_letter_file", hostConfig.deadLetterFile, snapshot.host.deadLetterFile),
                 ("emitted_events_file", hostConfig.emittedEventsFile, snapshot.host.emittedEventsFile),
+                ("events.unknown_types", hostConfig.acceptUnknownEventTypes ? "accept" : "reject", snapshot.host.acceptUnknownEventTypes ? "accept" : "reject"),
+                ("events.max_event_bytes", String(hostConfig.maxEventBytes), String(snapshot.host.maxEventBytes)),
+                ("database_url", hostConfig.databaseURL == nil ? "none" : "set", snapshot.host.databaseURL == nil ? "none" : (snapshot.host.databaseURL == hostConfig.databaseURL ? "set" : "another")),
             ] where old != new {
                 logger.warning("\(field) changed from \(old) to \(new): takes effect when pos-host restarts")
+            }
+            if snapshot.host.kafka != hostConfig.kafka && !readsFile {
+                logger.warning("kafka changed: takes effect when pos-host restarts")
             }
             var applied = snapshot.host
             applied.pluginsDirectory = hostConfig.pluginsDirectory
             applied.controlSocket = hostConfig.controlSocket
             applied.deadLetterFile = hostConfig.deadLetterFile
             applied.emittedEventsFile = hostConfig.emittedEventsFile
+            // What only a restart changes stays as it runs, so status never shows a setting
+            // that is not in force.
+            applied.acceptUnknownEventTypes = hostConfig.acceptUnknownEventTypes
+            applied.maxEventBytes = hostConfig.maxEventBytes
+            applied.databaseURL = hostConfig.databaseURL
+            applied.kafka = hostConfig.kafka
             hostConfig = applied
         }
         var effective = snapshot
@@ -314,18 +368,28 @@ public final class HostRuntime: @unchecked Sendable {
                 logger.warning("cannot record the applied configuration version: \(error)")
             }
         }
-        generation += 1
-        configErrors = errors
         let meaningful = changes.filter { $0.action != .unchanged }
+        // The generation counts configurations that differ: a change seen twice (the file
+        // watcher and pluginctl's reload both fire for one `config set`) is one generation.
+        if !meaningful.isEmpty || errors != configErrors || trigger == "startup" { generation += 1 }
+        configErrors = errors
         if !meaningful.isEmpty || trigger == "startup" {
+            let running = Set(registry.status().filter { $0.state == .running }.map(\.name))
             logger.info(
                 "configuration applied",
                 metadata: [
                     "generation": .stringConvertible(generation), "trigger": .string(trigger),
-                    "changes": .string(meaningful.map { "\($0.plugin): \($0.action.rawValue)" }.joined(separator: ", ")),
+                    "changes": .string(meaningful.map { Self.describe($0, stillRunning: running.contains($0.plugin)) }.joined(separator: ", ")),
                 ])
         }
         return ReloadReport(generation: generation, trigger: trigger, changes: changes, errors: errors, plugins: registry.status())
+    }
+
+    /// A change as the log says it: a refused change to a plugin that keeps running is not a
+    /// failure of the plugin.
+    static func describe(_ change: PluginChange, stillRunning: Bool) -> String {
+        if change.action == .failed && stillRunning { return "\(change.plugin): change refused, previous settings still running" }
+        return "\(change.plugin): \(change.action.rawValue)"
     }
 
     public func status() -> HostStatus {
@@ -382,6 +446,8 @@ public final class HostRuntime: @unchecked Sendable {
             case .failed(let reason):
                 return ControlResponse(ok: false, error: reason, code: reason.hasSuffix("is not running") ? "not_running" : "failed")
             }
+        case .events:
+            return ControlResponse(ok: true, eventTypes: eventTypeList())
         case .restart:
             guard let plugin = request.plugin else { return ControlResponse(ok: false, error: "restart needs a plugin", code: "bad_request") }
             guard registry.status().contains(where: { $0.name == plugin }) else {
@@ -392,6 +458,22 @@ public final class HostRuntime: @unchecked Sendable {
                 ok: change.action == .restarted, error: change.action == .restarted ? nil : change.detail, code: change.action == .restarted ? nil : "failed",
                 change: change)
         }
+    }
+
+    /// The catalog's types, then those the plugins define.
+    public func eventTypeList() -> [EventTypeInfo] {
+        let catalog = EventCatalog.standard.specs.map { spec in
+            let fields = JSONValue.object(Dictionary(uniqueKeysWithValues: spec.fields.map {
+                ($0.name, JSONValue.string($0.kind.rawValue + ($0.required ? "" : "?")))
+            }))
+            return EventTypeInfo(name: spec.type, definedBy: "catalog", description: spec.summary, aliases: spec.aliases, payload: fields.jsonText)
+        }
+        let defined = eventTypes.all.map {
+            EventTypeInfo(
+                name: $0.declaration.name, definedBy: "plugin:\($0.plugin)", description: $0.declaration.description, aliases: [],
+                payload: $0.declaration.payloadSchema?.jsonText ?? "{}")
+        }
+        return catalog + defined
     }
 
     /// Waits until `plugin` has handled every event at or before `positions` here; nil when it
@@ -439,7 +521,18 @@ public final class HostRuntime: @unchecked Sendable {
     }
 
     /// Waits until every plugin has settled what is queued.
-    public func drain() { registry.drainAll() }
+    public func drain() {
+        guard let loopback else { return registry.drainAll() }
+        // Handlers emit while they drain, and what they emit is handled in turn: until a pass
+        // routes nothing new.
+        var routed = loopback.settle()
+        while true {
+            registry.drainAll()
+            let now = loopback.settle()
+            if now == routed { return }
+            routed = now
+        }
+    }
 
     /// Stops taking new events from the bus (queued events are still handled).
     public func stopIntake() { kafka?.bridge.pauseAll() }
@@ -461,7 +554,8 @@ public final class HostRuntime: @unchecked Sendable {
         controlServer?.stop()
         metricsServer?.stop()
         rateSampler?.stop()
-        if drain { registry.drainAll() }
+        if drain { self.drain() }
+        loopback?.stop()
         if let kafka {
             logger.debug("shutdown: committing and closing consumers")
             // Leases are given back after the consumers committed, so others take over at once.

@@ -33,14 +33,43 @@ import Testing
         let symbols = try TestSupport.capture("/usr/bin/nm", ["-D", "--defined-only", work + "/loyalty/loyalty.so"])
         #expect(symbols.output.contains("pos_plugin_entry") && !symbols.output.contains("on_event"), "exports pos_plugin_entry only: \(symbols.output)")
 
-        let host = try HostProcess(label: "kit-host")
+        // On Kafka with the default unknown_types: reject: the type the plugin defines goes out
+        // to the topic, comes back through the ingress, and event_counter (subscribed to every
+        // type) takes it, as it would any catalog type.
+        let cluster = try EmbeddedKafkaCluster(topics: [("pos-events", 3), ("pos-events.dlq", 1)])
+        defer { cluster.close() }
+        let host = try HostProcess.onKafka(label: "kit-host", bootstrap: cluster.bootstrapServers)
         try FileManager.default.copyItem(atPath: work + "/loyalty/loyalty.so", toPath: host.plugins + "/loyalty.so")
         chmod(host.plugins + "/loyalty.so", 0o644)
         TestSupport.write("enabled: true\n", to: host.plugins + "/loyalty.yaml")
+        let inspected = try host.pluginctl("inspect", host.plugins + "/loyalty.so")
+        #expect(inspected.output.contains("defines:       LOYALTY_POINTS_AWARDED: Loyalty points were awarded for a paid basket"), "\(inspected.output)")
+        #expect(inspected.output.contains("(the host's own pos_plugin.h)") && inspected.output.contains("create was not called"), "\(inspected.output)")
         try host.start()
         #expect(try host.plugin("loyalty")?.state == .running, "\(host.log)")
-        host.send((1...3).map { HostProcess.itemAdded($0) })
-        #expect(TestSupport.eventually(within: 10) { (try? host.pluginctl("query", "loyalty", "counts").output)?.contains(#""ITEM_ADDED":3"#) == true }, "\(host.log)")
-        #expect(host.finish() == 0)
+        let events = try host.pluginctl("events")
+        #expect(events.status == 0 && events.output.contains("LOYALTY_POINTS_AWARDED") && events.output.contains("plugin:loyalty"), "\(events.output)")
+        #expect(events.output.contains("ITEM_ADDED") && events.output.contains("catalog"))
+
+        func payment(_ index: Int, amount: String) -> (key: String, line: String) {
+            ("b\(index)", #"{"event_type": "PAYMENT_PROCESSED", "timestamp": "2026-11-25T09:00:0\#(index)Z", "event_id": "pay-\#(index)", "basket_id": "b\#(index)", "amount": \#(amount), "payment_method": "cash"}"#)
+        }
+        // A hostile producer's LOYALTY_POINTS_AWARDED that breaks the schema is refused at ingress.
+        let forged = (key: "b9", line: #"{"type": "LOYALTY_POINTS_AWARDED", "id": "forged-1", "time_ms": 1795597200000, "key": "b9", "payload": {"basket_id": "b9", "points": -5}}"#)
+        try KafkaEndToEndTests.produce([payment(1, amount: "12.50"), payment(2, amount: "3"), payment(3, amount: "0.99"), forged], to: cluster.bootstrapServers)
+        #expect(TestSupport.eventually(within: 20) {
+            (try? host.pluginctl("query", "event_counter", "counts").output)?.contains(#""LOYALTY_POINTS_AWARDED":3"#) == true
+        }, "\(host.log)")
+        #expect(TestSupport.eventually(within: 10) { (try? host.pluginctl("query", "loyalty", "counts").output)?.contains(#""PAYMENT_PROCESSED":3"#) == true }, "\(host.log)")
+        let awarded = try KafkaEndToEndTests.readAll(cluster.bootstrapServers, topic: "pos-events", atLeast: 10)
+            .filter { $0.headers["pos.type"] == Array("LOYALTY_POINTS_AWARDED".utf8) && $0.headers["pos.source"] == Array("plugin:loyalty".utf8) }
+        let points = try awarded.map { try JSONValue.parse($0.value)["payload"]?["points"]?.exactInteger }.sorted { ($0 ?? -1) < ($1 ?? -1) }
+        #expect(points == [0, 3, 12], "one point per whole dollar, read with field access: \(points)")
+        let dead = try KafkaEndToEndTests.readAll(cluster.bootstrapServers, topic: "pos-events.dlq", atLeast: 1)
+        #expect(dead.count == 1, "only the forged event is dead-lettered")
+        let reason = String(decoding: dead.first?.headers["dlq.error"] ?? [], as: UTF8.self)
+        #expect(reason.contains("does not satisfy its schema"), "\(reason)")
+        #expect(dead.first?.key == Array("b9".utf8), "the dead letter keeps the event's key")
+        #expect(host.terminate() == 0)
     }
 }

@@ -38,11 +38,11 @@ enum TestSupport {
     }
 
     /// Compiles a C plugin against the ABI header alone, as scripts/build-plugins does.
-    static func compilePlugin(_ source: String, defines: [String] = [], output: String) throws -> String {
+    static func compilePlugin(_ source: String, defines: [String] = [], output: String, headers: String = "Sources/PluginABI/include") throws -> String {
         try run(
             "/usr/bin/cc",
-            ["-std=gnu11", "-shared", "-fPIC", "-O1", "-I", packageRoot + "/Sources/PluginABI/include"] + defines.map { "-D" + $0 }
-                + ["-Wl,-z,nodelete", "-Wl,--version-script=" + packageRoot + "/PluginsSrc/plugin.exports", "-o", output, packageRoot + "/" + source])
+            ["-std=gnu11", "-shared", "-fPIC", "-O1", "-I", (headers.hasPrefix("/") ? "" : packageRoot + "/") + headers] + defines.map { "-D" + $0 }
+                + ["-Wl,-z,nodelete", "-Wl,--version-script=" + packageRoot + "/PluginsSrc/plugin.exports", "-o", output, (source.hasPrefix("/") ? "" : packageRoot + "/") + source])
         chmod(output, 0o644)
         return output
     }

@@ -721,7 +721,9 @@ final class IngressLoop: ConsumerLoop, @unchecked Sendable {
         }
         tally.malformed.wrappingAdd(1, ordering: .relaxed)
         logger.warning("malformed input dead-lettered: \(reason)", metadata: ["origin": .string(origin)])
-        let record = DeadLetterRecord(malformed: message.value, error: reason, origin: origin, position: position, timeMilliseconds: clock.nowMilliseconds())
+        var record = DeadLetterRecord(malformed: message.value, error: reason, origin: origin, position: position, timeMilliseconds: clock.nowMilliseconds())
+        // The dead letter keeps the record's key, so re-publishing it lands in the same partition.
+        record.eventKey = message.key.flatMap { String(validating: $0, as: UTF8.self) }
         let partition = TopicPartition(topic: message.topic, partition: message.partition)
         if pending.contains(where: { $0.partition == partition }) {
             pending.append((record, partition, position))  // read before the pause took effect: keeps its turn
