@@ -72,4 +72,50 @@ import Testing
         #expect(dead.first?.key == Array("b9".utf8), "the dead letter keeps the event's key")
         #expect(host.terminate() == 0)
     }
+
+    /// The same from the Swift template: a package outside the repository that depends on the
+    /// kit's pos-plugin-sdk by path, built with `swift build`, over Kafka with the default
+    /// unknown_types: reject, and another plugin consuming the type it defines.
+    @Test func aSwiftPluginFromTheKitBuildsOutsideTheTreeAndRuns() throws {
+        let root = TestSupport.temporaryDirectory("kit-swift")
+        let prefix = root + "/prefix", work = root + "/work"
+        #expect(try TestSupport.capture("/bin/bash", [TestSupport.packageRoot + "/scripts/install-sdk", prefix]).status == 0)
+        try FileManager.default.createDirectory(atPath: work, withIntermediateDirectories: true)
+        let made = try TestSupport.capture(TestSupport.product("pluginctl"), ["new", "points", "--lang", "swift", "--kit", prefix + "/share/pos-plugin", "--directory", work])
+        #expect(made.status == 0 && made.output.contains("Package.swift"), "\(made.output)")
+        let manifest = try String(contentsOfFile: work + "/points/Package.swift", encoding: .utf8)
+        #expect(!manifest.contains(TestSupport.packageRoot) && manifest.contains(prefix + "/share/pos-plugin/pos-plugin-sdk"), "\(manifest)")
+        let built = try TestSupport.capture("/usr/bin/env", ["swift", "build", "-c", "release", "--package-path", work + "/points"])
+        #expect(built.status == 0, "\(built.output.suffix(3000))")
+        let library = work + "/points/.build/release/libpoints.so"
+
+        let cluster = try EmbeddedKafkaCluster(topics: [("pos-events", 3), ("pos-events.dlq", 1)])
+        defer { cluster.close() }
+        let host = try HostProcess.onKafka(label: "kit-swift-host", bootstrap: cluster.bootstrapServers)
+        try FileManager.default.copyItem(atPath: library, toPath: host.plugins + "/points.so")
+        chmod(host.plugins + "/points.so", 0o644)
+        TestSupport.write("enabled: true\n", to: host.plugins + "/points.yaml")
+        let inspected = try host.pluginctl("inspect", host.plugins + "/points.so")
+        #expect(inspected.output.contains("defines:       POINTS_POINTS_AWARDED") && inspected.output.contains("(the host's own pos_plugin.h)"), "\(inspected.output)")
+        try host.start()
+        #expect(try host.plugin("points")?.state == .running, "\(host.log)")
+        let payments = (1...3).map { index in
+            ("b\(index)", #"{"event_type": "PAYMENT_PROCESSED", "timestamp": "2026-11-25T09:00:0\#(index)Z", "event_id": "pay-\#(index)", "basket_id": "b\#(index)", "amount": \#(index * 5).5, "payment_method": "cash"}"#)
+        }
+        try KafkaEndToEndTests.produce(payments, to: cluster.bootstrapServers)
+        #expect(TestSupport.eventually(within: 20) {
+            (try? host.pluginctl("query", "event_counter", "counts").output)?.contains(#""POINTS_POINTS_AWARDED":3"#) == true
+        }, "\(host.log)")
+        #expect(TestSupport.eventually(within: 10) { (try? host.pluginctl("query", "points", "counts").output)?.contains(#""PAYMENT_PROCESSED":3"#) == true })
+        var points: [Int64] = []
+        _ = TestSupport.eventually(within: 20) {
+            // 3 payments, 3 BASKET_TOTALLED from basket_tally, 3 awards.
+            let awarded = ((try? KafkaEndToEndTests.readAll(cluster.bootstrapServers, topic: "pos-events", atLeast: 9)) ?? [])
+                .filter { $0.headers["pos.type"] == Array("POINTS_POINTS_AWARDED".utf8) }
+            points = awarded.map { (try? JSONValue.parse($0.value))?["payload"]?["points"]?.exactInteger ?? -1 }.sorted()
+            return points.count >= 3
+        }
+        #expect(points == [5, 10, 15], "read with field access: \(points)")
+        #expect(host.terminate() == 0)
+    }
 }
