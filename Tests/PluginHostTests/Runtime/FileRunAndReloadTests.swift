@@ -117,4 +117,18 @@ import Testing
         #expect(host.log.contains("state_put refused: state key of 1025 bytes is over the limit of 1024 bytes"))
         #expect(host.finish() == 0)
     }
+
+    @Test func queryExitCodesTellTheCausesApart() throws {
+        let host = try HostProcess(label: "query-codes")
+        try host.start()
+        #expect(try host.pluginctl("query", "basket_tally", "basket", #"{"basket_id": "b1"}"#).status == 0)
+        #expect(try host.pluginctl("query", "basket_tally", "no_such_query").status == 66, "unknown query")
+        #expect(try host.pluginctl("query", "no_such_plugin", "basket").status == 66, "unknown plugin")
+        let failed = try host.pluginctl("query", "basket_tally", "basket", #"{"wrong": 1}"#)
+        #expect(failed.status == 70, "the plugin's query failed: \(failed.output)")
+        #expect(try host.pluginctl("disable", "basket_tally").status == 0)
+        let stopped = try host.pluginctl("query", "basket_tally", "basket", #"{"basket_id": "b1"}"#)
+        #expect(stopped.status == 69 && stopped.output.contains("not running"), "\(stopped.output)")
+        #expect(host.finish() == 0)
+    }
 }
