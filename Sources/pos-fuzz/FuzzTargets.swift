@@ -12,6 +12,7 @@ enum FuzzTargets {
     static let all: [(name: String, run: @Sendable ([UInt8]) -> Void)] = [
         ("event", event), ("json", json), ("config", config), ("schema", schema),
         ("worker-frame", workerFrame), ("control-request", controlRequest), ("aamva", aamva), ("sdk-json", sdkJSON),
+        ("payload-fields", payloadFields),
     ]
 
     static func target(named name: String) -> (@Sendable ([UInt8]) -> Void)? { all.first { $0.name == name }?.run }
@@ -33,6 +34,52 @@ enum FuzzTargets {
             require(payload?.jsonBytes == event.payload, "payload is not canonical")
             require(!event.id.isEmpty && !event.type.isEmpty, "empty id or type")
             require(candidate.acceptUnknownTypes || EventCatalog.standard.spec(for: event.type) != nil, "type outside the catalog")
+        }
+    }
+
+    /// ABI 1.1 field access: the first line is a path (a plugin's bytes), the rest a payload.
+    /// On any bytes the scanner stays in bounds; on the host's canonical form of a payload it
+    /// agrees with the JSON parser about what is at the path.
+    static func payloadFields(_ bytes: [UInt8]) {
+        let newline = bytes.firstIndex(of: 10) ?? bytes.count
+        let path = Array(bytes[..<newline])
+        let raw = newline < bytes.count ? Array(bytes[(newline + 1)...]) : []
+        func probe(_ payload: [UInt8]) -> (PayloadFields.Slice?, [UInt8]?, Int64?, Double?, Bool?) {
+            payload.withUnsafeBufferPointer { body in
+                path.withUnsafeBufferPointer { path in
+                    guard let slice = PayloadFields.find(body, path: path) else { return (nil, nil, nil, nil, nil) }
+                    require(slice.range.lowerBound >= 0 && slice.range.upperBound <= body.count, "slice outside the payload")
+                    return (slice, PayloadFields.string(body, slice), PayloadFields.int64(body, slice), PayloadFields.double(body, slice), PayloadFields.bool(body, slice))
+                }
+            }
+        }
+        _ = probe(raw)
+        guard let value = try? JSONValue.parse(raw), case .object = value else { return }
+        let canonical = value.jsonBytes
+        var expected: JSONValue? = value
+        if !path.isEmpty {
+            for segment in path.split(separator: UInt8(ascii: "."), omittingEmptySubsequences: false) {
+                let name = String(decoding: segment, as: UTF8.self)
+                switch expected {
+                case .object(let members)?: expected = members[name]
+                case .array(let elements)?:
+                    let index = segment.isEmpty || segment.count > 9 || !segment.allSatisfy({ (48...57).contains($0) }) ? nil : Int(name)
+                    expected = index.flatMap { $0 < elements.count ? elements[$0] : nil }
+                default: expected = nil
+                }
+            }
+        }
+        let (slice, string, integer, number, flag) = probe(canonical)
+        switch expected {
+        case nil: require(slice == nil, "found a value at a path that has none")
+        case .string(let text)?: require(string == Array(text.utf8), "string differs from the parser's")
+        case .number(let double)?:
+            require(number == double, "number differs from the parser's")
+            if let whole = JSONValue.number(double).exactInteger { require(integer == whole, "integer differs from the parser's") }
+        case .bool(let truth)?: require(flag == truth, "boolean differs from the parser's")
+        case .null?: require(slice?.kind == .null, "null not found")
+        case .array?: require(slice?.kind == .array, "array not found")
+        case .object?: require(slice?.kind == .object, "object not found")
         }
     }
 

@@ -5,7 +5,7 @@ import Testing
 /// (Tests/Fuzz/regressions) replayed through an ordinary build of pos-fuzz: a decoder that
 /// traps again fails here, without the fuzzer. scripts/fuzz runs the coverage-guided fuzzer.
 @Suite struct FuzzCorpusReplayTests {
-    static let targets = ["event", "json", "config", "schema", "worker-frame", "control-request", "aamva", "sdk-json"]
+    static let targets = ["event", "json", "config", "schema", "worker-frame", "control-request", "aamva", "sdk-json", "payload-fields"]
 
     @Test(arguments: targets)
     func corpusAndRegressionsReplayWithoutACrash(target: String) throws {
