@@ -1,15 +1,70 @@
+import Foundation
+
 /// The causal log of several hosts sharing one database: each plugin's frontier and cursor in
 /// `pos_plugin_frontier` (written by the host consuming the plugin), emitted events read from
 /// `pos_outbox`, where they were committed with the state of the event that caused them. A
 /// view is one statement, so it sees one snapshot: an emitted event is either visible there or
 /// its emitter's frontier still lies below it (the frontier only moves on after the commit).
-public final class PostgresCausalLog: CausalLog {
+public final class PostgresCausalLog: CausalLog, @unchecked Sendable {
+    // @unchecked: `participantsSnapshot` is guarded by `participantsLock`.
     let pool: PostgresPool
     /// A participant whose row has not been renewed for this long (its host died, or it was
     /// removed) is no longer waited for; its next owner publishes again.
     public static let staleAfterSeconds = 60
 
     public init(pool: PostgresPool) { self.pool = pool }
+
+    /// One participant's row as the last view read it.
+    struct Participant: Sendable {
+        var plugin: String
+        var frontier: OrderKey
+        /// The first event emitted by another that it has not passed yet.
+        var firstUnpassed: OrderKey?
+        var read: [TopicPartition: Int64]
+        var role: CausalRole
+        var live: Bool
+    }
+
+    /// The participants' rows are the same question for every plugin of this host: read once
+    /// per `sharedViewNanoseconds` and shared by the feeds that ask meanwhile (five plugins each
+    /// asking every millisecond while they hold an event were most of the host's database
+    /// load). A shared answer is one statement's snapshot, only older, which is what a plugin
+    /// asking a little earlier would have seen: every emitted event below its frontiers was
+    /// committed before it, so the emissions read afterwards are complete up to them.
+    private let participantsLock = NSLock()
+    private var participantsSnapshot: (at: UInt64, rows: [Participant])?
+    static let sharedViewNanoseconds: UInt64 = 1_000_000
+
+    private func participants(_ db: PostgresConnection) throws -> [Participant] {
+        participantsLock.lock()
+        defer { participantsLock.unlock() }
+        let now = DispatchTime.now().uptimeNanoseconds
+        if let snapshot = participantsSnapshot, now - snapshot.at < Self.sharedViewNanoseconds { return snapshot.rows }
+        let others = try db.execute(
+            """
+            SELECT f.frontier_time, f.frontier_id, e.order_time, e.order_id, f.read_positions, f.plugin, f.subscriptions, f.emits,
+                f.active AND f.updated_at > now() - make_interval(secs => $1)
+            FROM pos_plugin_frontier f
+            LEFT JOIN LATERAL (
+                SELECT o.order_time, o.order_id FROM pos_outbox o
+                WHERE o.plugin <> f.plugin AND o.order_time IS NOT NULL AND (o.order_time, o.order_id) >= (f.cursor_time, f.cursor_id)
+                ORDER BY o.order_time, o.order_id LIMIT 1) e ON true
+            """, [.text(String(Self.staleAfterSeconds))])
+        let rows = others.rows.indices.map { row in
+            Participant(
+                plugin: others.text(row, 5) ?? "",
+                frontier: OrderKey(time: others.int(row, 0) ?? .min, id: others.text(row, 1) ?? ""),
+                firstUnpassed: others.int(row, 2).map { OrderKey(time: $0, id: others.text(row, 3) ?? "") },
+                read: Self.decode(others.text(row, 4) ?? ""),
+                role: CausalRole(
+                    subscriptions: (others.text(row, 6) ?? "*").split(separator: " ").map(String.init),
+                    emits: others.text(row, 7).map { $0.split(separator: " ").map(String.init) }),
+                live: others.bool(row, 8) == true)
+        }
+        // Stamped when the answer arrived: its snapshot is at least that recent.
+        participantsSnapshot = (DispatchTime.now().uptimeNanoseconds, rows)
+        return rows
+    }
 
     public func register(_ plugin: String, subscriptions: [String], emits: [String]?) throws {
         try pool.with { db in
@@ -98,29 +153,16 @@ public final class PostgresCausalLog: CausalLog {
         try pool.with { db in
             // Each other live participant: its frontier, and the first event emitted by someone
             // else that it has not passed yet.
-            let others = try db.execute(
-                """
-                SELECT f.frontier_time, f.frontier_id, e.order_time, e.order_id, f.read_positions, f.plugin, f.subscriptions, f.emits,
-                    f.active AND f.updated_at > now() - make_interval(secs => $1)
-                FROM pos_plugin_frontier f
-                LEFT JOIN LATERAL (
-                    SELECT o.order_time, o.order_id FROM pos_outbox o
-                    WHERE o.plugin <> f.plugin AND o.order_time IS NOT NULL AND (o.order_time, o.order_id) >= (f.cursor_time, f.cursor_id)
-                    ORDER BY o.order_time, o.order_id LIMIT 1) e ON true
-                """, [.text(String(Self.staleAfterSeconds))])
+            let others = try participants(db)
             var roles: [String: CausalRole] = [:]
-            for row in others.rows.indices {
-                roles[others.text(row, 5) ?? ""] = CausalRole(
-                    subscriptions: (others.text(row, 6) ?? "*").split(separator: " ").map(String.init),
-                    emits: others.text(row, 7).map { $0.split(separator: " ").map(String.init) })
-            }
+            for participant in others { roles[participant.plugin] = participant.role }
             let upstream = CausalRole.upstream(of: plugin, roles: roles)
             var frontier = OrderKey.top
             var read: [[TopicPartition: Int64]] = []
-            for row in others.rows.indices where upstream.contains(others.text(row, 5) ?? "") && others.bool(row, 8) == true {
-                frontier = min(frontier, OrderKey(time: others.int(row, 0) ?? .min, id: others.text(row, 1) ?? ""))
-                if let time = others.int(row, 2) { frontier = min(frontier, OrderKey(time: time, id: others.text(row, 3) ?? "")) }
-                read.append(Self.decode(others.text(row, 4) ?? ""))
+            for participant in others where upstream.contains(participant.plugin) && participant.live {
+                frontier = min(frontier, participant.frontier)
+                if let first = participant.firstUnpassed { frontier = min(frontier, first) }
+                read.append(participant.read)
             }
             let othersRead = CausalView.least(read)
             let bound = min(frontier, limit)
