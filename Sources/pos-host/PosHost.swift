@@ -42,6 +42,15 @@ struct PosHost: ParsableCommand {
         let base = FileManager.default.currentDirectoryPath
         let configPath = config ?? (FileManager.default.fileExists(atPath: "config.yaml") ? base + "/config.yaml" : nil)
 
+        // SIGTERM and SIGINT are taken from the first instant: one that arrives while the host
+        // starts (opening the database, joining the consumer groups can take seconds) stops it
+        // as soon as it is up, instead of being lost (a parent that ignores SIGTERM hands that
+        // disposition down, and an ignored signal is gone).
+        let stop = DispatchSemaphore(value: 0)
+        let signals = SignalHandlers()
+        signals.on(SIGTERM) { stop.signal() }
+        signals.on(SIGINT) { stop.signal() }
+
         let runtime: HostRuntime
         do {
             runtime = try HostRuntime(configPath: configPath, baseDirectory: base, logger: logger, readsFile: events != nil)
@@ -62,15 +71,11 @@ struct PosHost: ParsableCommand {
         // answering status, so it stops pinging, and systemd restarts it.
         try systemd.startWatchdog { _ = runtime.status(); return true }
 
-        let stop = DispatchSemaphore(value: 0)
-        let signals = SignalHandlers()
         signals.on(SIGHUP) {
             systemd.reloading()
             _ = runtime.reload(trigger: "SIGHUP")
             systemd.ready(status: Self.statusLine(runtime))
         }
-        signals.on(SIGTERM) { stop.signal() }
-        signals.on(SIGINT) { stop.signal() }
 
         if let events {
             let source = try JSONLinesEventSource(path: events, decoder: EventDecoder(maxEventBytes: runtime.config.maxEventBytes, clock: SystemClock(), acceptUnknownTypes: runtime.config.acceptUnknownEventTypes, definedTypes: runtime.eventTypes))

@@ -46,7 +46,8 @@ final class HostProcess: @unchecked Sendable {
     /// Waits until a launched host's control socket answers (and, on Kafka, it logged "ready").
     func waitUntilReady() throws {
         let ready = TestSupport.eventually(within: 30) {
-            (try? pluginctl("status", "--json").status) == 0 && (!usesKafka || log.contains(" ready"))
+            // The host's own line ("pos-host: ready "), not a plugin's "NAME ready".
+            (try? pluginctl("status", "--json").status) == 0 && (!usesKafka || log.contains("pos-host: ready "))
         }
         guard ready else { throw HostError("pos-host did not become ready: \(log)") }
     }

@@ -191,20 +191,33 @@ import Testing
         try TestSupport.buildFixture(into: host.plugins)
         TestSupport.write("enabled: true\nsubscriptions: [ITEM_ADDED]\nsettings: {sleep_us: 2000}\n", to: host.plugins + "/fixture.yaml")
         try host.start()
-        let records = (0..<600).map { seq in ("basket_\(seq % 6)", #"{"type": "ITEM_ADDED", "payload": {"basket_id": "basket_\#(seq % 6)", "product_id": "P", "seq": \#(seq)}}"#) }
+        // Enough work (2,000 x 2 ms) that the SIGTERM lands mid-stream on a loaded machine too.
+        let total = 2_000
+        let records = (0..<total).map { seq in ("basket_\(seq % 6)", #"{"type": "ITEM_ADDED", "payload": {"basket_id": "basket_\#(seq % 6)", "product_id": "P", "seq": \#(seq)}}"#) }
         try Self.produce(records, to: cluster.bootstrapServers)
         #expect(TestSupport.eventually(within: 20) { handled(host, "fixture") > 50 })
         #expect(host.terminate() == 0)
         let summary = host.log.split(separator: "\n").last { $0.hasPrefix("  fixture: ") } ?? ""
         let first = Int(summary.dropFirst("  fixture: ".count).prefix { $0.isNumber }) ?? -1
-        #expect(first > 0 && first < 600, "expected to stop mid-stream, handled \(first)")
+        #expect(first > 0 && first < total, "expected to stop mid-stream, handled \(first)")
 
         let second = try host.restarted()
-        #expect(TestSupport.eventually(within: 30) { handled(second, "fixture") == 600 - first })
+        #expect(TestSupport.eventually(within: 30) { handled(second, "fixture") == total - first })
         usleep(300_000)
-        #expect(handled(second, "fixture") == 600 - first, "lost or repeated events across the SIGTERM")
+        #expect(handled(second, "fixture") == total - first, "lost or repeated events across the SIGTERM")
         #expect(try second.plugin("fixture")?.metrics.counters["order_violations"] == nil)
         #expect(second.terminate() == 0)
+        cluster.close()
+    }
+
+    /// A SIGTERM while the host is still starting (loading plugins, joining its consumer
+    /// groups) stops it once it is up: it is never lost, and the host never needs a SIGKILL.
+    @Test func aSigtermDuringStartupStopsTheHost() throws {
+        let cluster = try EmbeddedKafkaCluster(topics: [("pos-events", 3), ("pos-events.dlq", 1)])
+        let host = try HostProcess.onKafka(label: "kafka-sigterm-startup", bootstrap: cluster.bootstrapServers)
+        try host.process.run()
+        usleep(150_000)
+        #expect(host.terminate(within: 60) == 0, "\(host.log.suffix(2000))")
         cluster.close()
     }
 }
