@@ -212,9 +212,15 @@ import Testing
 
     /// A SIGTERM while the host is still starting (loading plugins, joining its consumer
     /// groups) stops it once it is up: it is never lost, and the host never needs a SIGKILL.
+    /// The host is started by a parent that ignores SIGTERM (as some supervisors and shells
+    /// do), so the ignored disposition is inherited: a host that installed its handler only
+    /// after joining its groups lost this signal and never stopped.
     @Test func aSigtermDuringStartupStopsTheHost() throws {
         let cluster = try EmbeddedKafkaCluster(topics: [("pos-events", 3), ("pos-events.dlq", 1)])
         let host = try HostProcess.onKafka(label: "kafka-sigterm-startup", bootstrap: cluster.bootstrapServers)
+        let binary = host.process.executableURL!.path
+        host.process.executableURL = URL(fileURLWithPath: "/bin/sh")
+        host.process.arguments = ["-c", #"trap '' TERM; exec "$0" "$@""#, binary] + (host.process.arguments ?? [])
         try host.process.run()
         usleep(150_000)
         #expect(host.terminate(within: 60) == 0, "\(host.log.suffix(2000))")
