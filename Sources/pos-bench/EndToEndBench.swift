@@ -22,6 +22,9 @@ struct EndToEndBench: ParsableCommand {
     @Option(help: "The consumers' fetch.wait.max.ms.")
     var fetchWait = 10
 
+    @Option(help: "Which state modes to run (memory, postgres; postgres needs --database-url).")
+    var modes = ["memory", "postgres"]
+
     static let plugins = ["employee_time_tracker", "customer_lookup", "purchase_recommender", "fraud_detection", "age_verification"]
 
     struct Result {
@@ -43,7 +46,7 @@ struct EndToEndBench: ParsableCommand {
         for (format, count) in [(StoreTrafficGenerator.Format.canonical, events), (.original, 5_000)] {
             var generator = StoreTrafficGenerator(terminals: 8, format: format, seed: 7)
             let records = (0..<count).map { _ in generator.next() }
-            for mode in databaseURL == nil ? ["memory"] : ["memory", "postgres"] {
+            for mode in modes where mode == "memory" || databaseURL != nil {
                 let topic = "\(format.rawValue)-\(mode)"
                 let producer = try KafkaProducer(bootstrapServers: cluster.bootstrapServers, properties: ["linger.ms": "5"])
                 for record in records { try producer.produce(topic: topic, key: Array(record.key.utf8), value: Array(record.line.utf8)) }

@@ -53,7 +53,8 @@ public struct PostgresRows: Sendable {
 /// (dispatcher lanes, the control socket) and LISTEN needs only `poll` on the socket.
 public final class PostgresConnection {
     public let conninfo: String
-    private var connection: OpaquePointer?
+    /// The libpq handle (nil when not connected); internal for ``pipelinedTransaction(_:)``.
+    var connection: OpaquePointer?
     public let logger: Logger
     private let noticeSink: NoticeSink
 
@@ -108,6 +109,11 @@ public final class PostgresConnection {
         }
         defer { PQclear(result) }
         guard let result else { throw PostgresError(sqlState: nil, message: String(cString: PQerrorMessage(connection))) }
+        return try Self.rows(of: result, on: connection)
+    }
+
+    /// The rows of a successful result, or its error.
+    static func rows(of result: OpaquePointer, on connection: OpaquePointer) throws(PostgresError) -> PostgresRows {
         switch PQresultStatus(result) {
         case PGRES_COMMAND_OK, PGRES_TUPLES_OK:
             var rows: [[String?]] = []
@@ -139,7 +145,7 @@ public final class PostgresConnection {
         }
     }
 
-    private func withParameterPointers<R>(
+    func withParameterPointers<R>(
         _ parameters: [PostgresValue], _ texts: [[CChar]?],
         _ body: (UnsafePointer<UnsafePointer<CChar>?>?, UnsafePointer<Int32>?, UnsafePointer<Int32>?) -> R
     ) -> R {

@@ -185,13 +185,18 @@ public final class WorkerPluginInstance: PluginInstance, @unchecked Sendable {
     }
 
     /// Answers a service request from the worker (state reads, logs).
-    static func answerService(_ message: WorkerMessage, _ reader: inout WireReader, worker: WorkerProcess, context: PluginRuntimeContext, event: Event?) throws {
+    /// Answers a worker's service request. `overlay`: writes of this batch's handled events not
+    /// committed yet (last write per key; nil deletes), which reads must see as committed.
+    static func answerService(
+        _ message: WorkerMessage, _ reader: inout WireReader, worker: WorkerProcess, context: PluginRuntimeContext, event: Event?,
+        overlay: [[UInt8]: [UInt8]?] = [:]
+    ) throws {
         switch message {
         case .stateGet:
             let key = try reader.data()
             var answer = FrameChannel.frame(HostMessage.stateValue.rawValue, capacity: 64)
             do {
-                let value = try context.store.get(plugin: context.name, key: key)
+                let value = try overlay[key] ?? context.store.get(plugin: context.name, key: key)
                 answer.u8(value == nil ? 0 : 1)
                 if let value { answer.data(value) }
             } catch {
@@ -204,7 +209,7 @@ public final class WorkerPluginInstance: PluginInstance, @unchecked Sendable {
             var answer = FrameChannel.frame(HostMessage.scanResult.rawValue, capacity: 1024)
             let entries: [(key: [UInt8], value: [UInt8])]
             do {
-                entries = try context.store.scan(plugin: context.name, prefix: prefix)
+                entries = try Self.overlaid(context.store.scan(plugin: context.name, prefix: prefix), prefix: prefix, overlay)
                 answer.u8(0)
             } catch {
                 context.logger.warning("state store unavailable, waiting: \(error)")
@@ -305,7 +310,17 @@ public final class WorkerPluginInstance: PluginInstance, @unchecked Sendable {
     }
 
     /// The next frame of the current call, answering service requests on the way.
-    private func next(from worker: WorkerProcess, deadline: UInt64, beforeAnswering: () -> Void = {}) -> Exchange {
+    /// A scan's entries with the batch's uncommitted writes under `prefix` applied, in key order.
+    static func overlaid(_ entries: [(key: [UInt8], value: [UInt8])], prefix: [UInt8], _ overlay: [[UInt8]: [UInt8]?]) -> [(key: [UInt8], value: [UInt8])] {
+        let mine = overlay.filter { $0.key.starts(with: prefix) }
+        guard !mine.isEmpty else { return entries }
+        var merged: [[UInt8]: [UInt8]] = [:]
+        for entry in entries { merged[entry.key] = entry.value }
+        for (key, value) in mine { merged[key] = value }
+        return merged.map { (key: $0.key, value: $0.value) }.sorted { $0.key.lexicographicallyPrecedes($1.key) }
+    }
+
+    private func next(from worker: WorkerProcess, deadline: UInt64, overlay: () -> [[UInt8]: [UInt8]?] = { [:] }) -> Exchange {
         while true {
             let remaining = deadline > FrameChannel.monotonicMilliseconds() ? Int(deadline - FrameChannel.monotonicMilliseconds()) : 0
             switch worker.channel.receive(timeoutMilliseconds: remaining) {
@@ -316,9 +331,8 @@ public final class WorkerPluginInstance: PluginInstance, @unchecked Sendable {
                 var reader = WireReader(payload)
                 switch message {
                 case .stateGet, .stateScan, .log:
-                    if message != .log { beforeAnswering() }
                     do {
-                        try Self.answerService(message, &reader, worker: worker, context: context, event: currentEvent)
+                        try Self.answerService(message, &reader, worker: worker, context: context, event: currentEvent, overlay: message == .log ? [:] : overlay())
                     } catch {
                         return protocolError(worker, "\(error)")
                     }
@@ -376,10 +390,13 @@ public final class WorkerPluginInstance: PluginInstance, @unchecked Sendable {
         var sentAt = FrameChannel.monotonicNanoseconds()
         var commitFailed = false
         var discardedEffects = false
-        // Handled results are committed together: at the end of the batch, before answering a
-        // state read, and before handling a crash (what was reported was done).
+        // Handled results are committed together: at the end of the batch and before handling
+        // a crash (what was reported was done). State reads meanwhile see their writes through
+        // `pendingWrites` (a commit per read made batches of ~6 events: ADR 21).
         var pending: [(report: Int, call: PluginCall)] = []
+        var pendingWrites: [[UInt8]: [UInt8]?] = [:]
         func commitPending() {
+            pendingWrites = [:]
             guard !pending.isEmpty, !commitFailed else { return }
             let outcome = PluginCall.finish(pending.map(\.call), context: context, publishingTo: sink)
             if outcome != .handled {
@@ -390,7 +407,7 @@ public final class WorkerPluginInstance: PluginInstance, @unchecked Sendable {
             pending.removeAll()
         }
         while true {
-            let exchange = next(from: worker, deadline: eventDeadline, beforeAnswering: commitPending)
+            let exchange = next(from: worker, deadline: eventDeadline, overlay: { pendingWrites })
             if case .frame(.eventResult, _) = exchange {} else { commitPending() }
             switch exchange {
             case .lost(let timedOut):
@@ -434,6 +451,7 @@ public final class WorkerPluginInstance: PluginInstance, @unchecked Sendable {
                             outcome = .reject(refusal)
                         } else {
                             pending.append((reports.count, call))
+                            for (key, value) in call.transaction.writes { pendingWrites[key] = .some(value) }
                             outcome = .handled
                         }
                     case .retry: outcome = .retry(result.message.isEmpty ? "the plugin asked for a retry (no reason given)" : result.message)

@@ -65,14 +65,25 @@ public final class PluginOwnership: @unchecked Sendable {
     /// Throws ``Lost`` unless this host holds `plugin`'s lease, renewing it; runs inside the
     /// commit's transaction, so the check and the writes are atomic.
     func fence(plugin: String, in db: PostgresConnection) throws {
-        guard let epoch = lock.withLock({ held[plugin] }) else { throw Lost(plugin: plugin) }
-        let rows = try db.execute(
-            """
-            UPDATE pos_plugin_owners SET lease_until = greatest(lease_until, now() + make_interval(secs => $4))
-            WHERE plugin = $1 AND host_id = $2 AND epoch = $3 RETURNING 1
-            """, [.text(plugin), .text(hostID), .text(String(epoch)), .text(String(leaseSeconds))])
-        guard !rows.rows.isEmpty else { throw Lost(plugin: plugin) }
+        do {
+            let statement = try fenceStatement(plugin: plugin)
+            try db.execute(statement.sql, statement.parameters)
+        } catch let error as PostgresError where error.sqlState == Self.lostSQLState {
+            throw Lost(plugin: plugin)
+        }
     }
+
+    /// The statement that renews `plugin`'s lease inside a commit and fails with
+    /// ``lostSQLState`` unless this host still holds it with its epoch; throws ``Lost`` at once
+    /// when this host does not hold it at all.
+    func fenceStatement(plugin: String) throws -> PostgresStatement {
+        guard let epoch = lock.withLock({ held[plugin] }) else { throw Lost(plugin: plugin) }
+        return PostgresStatement(
+            "SELECT pos_fence($1, $2, $3::bigint, $4::double precision)", [.text(plugin), .text(hostID), .text(String(epoch)), .text(String(leaseSeconds))])
+    }
+
+    /// The SQLSTATE `pos_fence` raises when the lease is lost (migration 5).
+    static let lostSQLState = "PF001"
 
     func start() {
         let thread = Thread { [self] in

@@ -111,6 +111,24 @@ public enum PostgresSchema {
             );
             """
         ),
+        (
+            5,
+            """
+            -- The lease check of a commit as one statement that fails when the lease is lost, so
+            -- that a commit can be sent in one round trip (pipelined) and still be fenced: the
+            -- error aborts the writes sent with it (ADR 21).
+            CREATE FUNCTION pos_fence(p_plugin text, p_host text, p_epoch bigint, p_seconds double precision) RETURNS void
+            LANGUAGE plpgsql AS $fence$
+            BEGIN
+                UPDATE pos_plugin_owners SET lease_until = greatest(lease_until, now() + make_interval(secs => p_seconds))
+                WHERE plugin = p_plugin AND host_id = p_host AND epoch = p_epoch;
+                IF NOT FOUND THEN
+                    RAISE EXCEPTION 'the lease of % is not held by % (epoch %)', p_plugin, p_host, p_epoch USING ERRCODE = 'PF001';
+                END IF;
+            END
+            $fence$;
+            """
+        ),
     ]
 
     /// The advisory lock key serialising migrations ("pos-host" in ASCII).

@@ -5,14 +5,15 @@
 /// crash at any instant loses none of it and applies none of it twice.
 public final class PostgresStateStore: StateStore, PositionStore {
     let pool: PostgresPool
-    /// Checks, inside each commit's transaction, that this host may still write the plugin's
-    /// state (see ``PluginOwnership``); throws to roll the commit back. Nil: no check.
-    let fence: (@Sendable (String, PostgresConnection) throws -> Void)?
+    /// The statement that checks, first in each commit's transaction, that this host may still
+    /// write the plugin's state (see ``PluginOwnership``): it fails with `PF001` to roll the
+    /// commit back. Throws when this host does not hold the plugin at all. Nil: no check.
+    let fence: (@Sendable (String) throws -> PostgresStatement)?
 
     /// Reads already answered (see ``StateReadCache`` for why that is sound).
     let cache = StateReadCache()
 
-    public init(pool: PostgresPool, fence: (@Sendable (String, PostgresConnection) throws -> Void)? = nil) {
+    public init(pool: PostgresPool, fence: (@Sendable (String) throws -> PostgresStatement)? = nil) {
         self.pool = pool
         self.fence = fence
     }
@@ -74,60 +75,72 @@ public final class PostgresStateStore: StateStore, PositionStore {
         cache.committed(plugin, commit.writes)
     }
 
+    /// One transaction, sent in one round trip (ADR 21): the fence, the applied ids, the upserts,
+    /// the deletes, the emitted events and the positions, one statement each.
     private func write(plugin: String, _ commit: StateCommit) throws {
+        var statements: [PostgresStatement] = []
+        if let fence { statements.append(try fence(plugin)) }
+        if !commit.applied.isEmpty {
+            statements.append(PostgresStatement(
+                "INSERT INTO pos_applied_events (plugin, event_id) SELECT $1, unnest($2::text[]) ON CONFLICT DO NOTHING",
+                [.text(plugin), .text(PostgresArrayLiteral.text(commit.applied))]))
+        }
+        let upserts = commit.writes.compactMap { key, value in value.map { (key, $0) } }
+        if !upserts.isEmpty {
+            statements.append(PostgresStatement(
+                """
+                INSERT INTO pos_plugin_state (plugin, key, value) SELECT $1, k, v FROM unnest($2::bytea[], $3::bytea[]) AS t(k, v)
+                ON CONFLICT (plugin, key) DO UPDATE SET value = EXCLUDED.value
+                """, [.text(plugin), .text(PostgresArrayLiteral.bytea(upserts.map(\.0))), .text(PostgresArrayLiteral.bytea(upserts.map(\.1)))]))
+        }
+        let deletes = commit.writes.compactMap { key, value in value == nil ? key : nil }
+        if !deletes.isEmpty {
+            statements.append(PostgresStatement(
+                "DELETE FROM pos_plugin_state WHERE plugin = $1 AND key = ANY($2::bytea[])", [.text(plugin), .text(PostgresArrayLiteral.bytea(deletes))]))
+        }
+        if !commit.emitted.isEmpty {
+            let events = commit.emitted
+            // In the batch's order (WITH ORDINALITY), which is the outbox's.
+            statements.append(PostgresStatement(
+                """
+                INSERT INTO pos_outbox (plugin, event_id, type, key, time_ms, payload, causation_id, correlation_id, source, order_time, order_id)
+                SELECT $1, e.id, e.type, e.key, e.time_ms, e.payload, e.causation_id, e.correlation_id, e.source, e.time_ms, e.order_id
+                FROM unnest($2::text[], $3::text[], $4::text[], $5::bigint[], $6::bytea[], $7::text[], $8::text[], $9::text[], $10::text[])
+                    WITH ORDINALITY AS e(id, type, key, time_ms, payload, causation_id, correlation_id, source, order_id, n)
+                ORDER BY e.n
+                """,
+                [
+                    .text(plugin), .text(PostgresArrayLiteral.text(events.map(\.id))), .text(PostgresArrayLiteral.text(events.map(\.type))),
+                    .text(PostgresArrayLiteral.text(events.map(\.key))), .text(PostgresArrayLiteral.text(events.map { String($0.timeMilliseconds) })),
+                    .text(PostgresArrayLiteral.bytea(events.map(\.payload))), .text(PostgresArrayLiteral.text(events.map(\.causationId))),
+                    .text(PostgresArrayLiteral.text(events.map(\.correlationId))), .text(PostgresArrayLiteral.text(events.map(\.source))),
+                    .text(PostgresArrayLiteral.text(events.map { $0.orderKey.id })),
+                ]))
+        }
+        var next: [TopicPartition: Int64] = [:]
+        for position in commit.positions {
+            let partition = TopicPartition(topic: position.topic, partition: position.partition)
+            next[partition] = max(next[partition] ?? 0, position.offset + 1)
+        }
+        if !next.isEmpty {
+            // Every partition's position in one statement.
+            let partitions = Array(next)
+            statements.append(PostgresStatement(
+                """
+                INSERT INTO pos_consumer_positions (plugin, topic, partition, next_offset)
+                SELECT $1, t, p, o FROM unnest($2::text[], $3::int[], $4::bigint[]) AS u(t, p, o)
+                ON CONFLICT (plugin, topic, partition) DO UPDATE SET next_offset = greatest(pos_consumer_positions.next_offset, EXCLUDED.next_offset)
+                """,
+                [
+                    .text(plugin), .text(PostgresArrayLiteral.text(partitions.map(\.key.topic))),
+                    .text(PostgresArrayLiteral.text(partitions.map { String($0.key.partition) })), .text(PostgresArrayLiteral.text(partitions.map { String($0.value) })),
+                ]))
+        }
         try pool.with { db in
-            try db.transaction { db in
-                try fence?(plugin, db)
-                if !commit.applied.isEmpty {
-                    try db.execute(
-                        "INSERT INTO pos_applied_events (plugin, event_id) SELECT $1, unnest($2::text[]) ON CONFLICT DO NOTHING",
-                        [.text(plugin), .text(PostgresArrayLiteral.text(commit.applied))])
-                }
-                // One statement each for the batch's upserts, deletes and emitted events.
-                let upserts = commit.writes.compactMap { key, value in value.map { (key, $0) } }
-                if !upserts.isEmpty {
-                    try db.execute(
-                        """
-                        INSERT INTO pos_plugin_state (plugin, key, value) SELECT $1, k, v FROM unnest($2::bytea[], $3::bytea[]) AS t(k, v)
-                        ON CONFLICT (plugin, key) DO UPDATE SET value = EXCLUDED.value
-                        """, [.text(plugin), .text(PostgresArrayLiteral.bytea(upserts.map(\.0))), .text(PostgresArrayLiteral.bytea(upserts.map(\.1)))])
-                }
-                let deletes = commit.writes.compactMap { key, value in value == nil ? key : nil }
-                if !deletes.isEmpty {
-                    try db.execute(
-                        "DELETE FROM pos_plugin_state WHERE plugin = $1 AND key = ANY($2::bytea[])", [.text(plugin), .text(PostgresArrayLiteral.bytea(deletes))])
-                }
-                if !commit.emitted.isEmpty {
-                    let events = commit.emitted
-                    // In the batch's order (WITH ORDINALITY), which is the outbox's.
-                    try db.execute(
-                        """
-                        INSERT INTO pos_outbox (plugin, event_id, type, key, time_ms, payload, causation_id, correlation_id, source, order_time, order_id)
-                        SELECT $1, e.id, e.type, e.key, e.time_ms, e.payload, e.causation_id, e.correlation_id, e.source, e.time_ms, e.order_id
-                        FROM unnest($2::text[], $3::text[], $4::text[], $5::bigint[], $6::bytea[], $7::text[], $8::text[], $9::text[], $10::text[])
-                            WITH ORDINALITY AS e(id, type, key, time_ms, payload, causation_id, correlation_id, source, order_id, n)
-                        ORDER BY e.n
-                        """,
-                        [
-                            .text(plugin), .text(PostgresArrayLiteral.text(events.map(\.id))), .text(PostgresArrayLiteral.text(events.map(\.type))),
-                            .text(PostgresArrayLiteral.text(events.map(\.key))), .text(PostgresArrayLiteral.text(events.map { String($0.timeMilliseconds) })),
-                            .text(PostgresArrayLiteral.bytea(events.map(\.payload))), .text(PostgresArrayLiteral.text(events.map(\.causationId))),
-                            .text(PostgresArrayLiteral.text(events.map(\.correlationId))), .text(PostgresArrayLiteral.text(events.map(\.source))),
-                            .text(PostgresArrayLiteral.text(events.map { $0.orderKey.id })),
-                        ])
-                }
-                var next: [TopicPartition: Int64] = [:]
-                for position in commit.positions {
-                    let partition = TopicPartition(topic: position.topic, partition: position.partition)
-                    next[partition] = max(next[partition] ?? 0, position.offset + 1)
-                }
-                for (partition, offset) in next {
-                    try db.execute(
-                        """
-                        INSERT INTO pos_consumer_positions (plugin, topic, partition, next_offset) VALUES ($1, $2, $3, $4)
-                        ON CONFLICT (plugin, topic, partition) DO UPDATE SET next_offset = greatest(pos_consumer_positions.next_offset, EXCLUDED.next_offset)
-                        """, [.text(plugin), .text(partition.topic), .text(String(partition.partition)), .text(String(offset))])
-                }
+            do {
+                _ = try db.pipelinedTransaction(statements)
+            } catch let error as PostgresError where error.sqlState == PluginOwnership.lostSQLState {
+                throw PluginOwnership.Lost(plugin: plugin)
             }
         }
     }

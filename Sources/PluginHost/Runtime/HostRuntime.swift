@@ -137,7 +137,7 @@ public final class HostRuntime: @unchecked Sendable {
                 if config.kafka != nil {
                     let ownership = PluginOwnership(pool: connection.pool, hostID: connection.hostID, logger: logger)
                     sharedOwnership = ownership
-                    finalStore = PostgresStateStore(pool: connection.pool) { plugin, db in try ownership.fence(plugin: plugin, in: db) }
+                    finalStore = PostgresStateStore(pool: connection.pool) { plugin in try ownership.fenceStatement(plugin: plugin) }
                 } else {
                     finalStore = PostgresStateStore(pool: connection.pool)
                 }
