@@ -103,6 +103,9 @@ public final class PluginOwnership: @unchecked Sendable {
         stopped.set()
         finished.wait()
         beforeRelease()
+        // No longer a candidate, before the leases are free: otherwise the others would hand this
+        // host's plugins back to it, flapping, until its row aged out (a lease period).
+        try? pool.with { db in _ = try db.execute("DELETE FROM pos_host_instances WHERE host_id = $1", [.text(hostID)]) }
         let all = lock.withLock { held }
         for (plugin, epoch) in all { try? release(plugin, epoch: epoch) }
         lock.withLock { held = [:] }

@@ -49,6 +49,27 @@ import Testing
     }
 }
 
+extension PluginOwnershipTests {
+    /// A host that stops leaves the candidates at once: the other takes its plugins and keeps
+    /// them (before, it handed them back to the stopped host until that host's row aged out).
+    @Test func aStoppedHostsPluginsStayWithTheOthers() throws {
+        let url = try TestDatabase.fresh("ownershipstop")
+        let a = try ownership(url, "host-a")
+        let b = try ownership(url, "host-b")
+        let winner = PluginOwnership.winner(of: "p", among: ["host-a", "host-b"])!
+        let (loser, stopping) = winner == "host-a" ? (b, a) : (a, b)
+        stopping.want("p")
+        loser.want("p")
+        try stopping.tick()
+        try loser.tick()
+        #expect(stopping.holds("p") && !loser.holds("p"))
+        stopping.start()  // stop joins the ownership thread
+        stopping.stop {}
+        for _ in 0..<3 { try loser.tick() }
+        #expect(loser.holds("p"))
+    }
+}
+
 /// A commit goes to the database in one round trip (ADR 21), so the lease check cannot stop
 /// the writes from the client: it must abort them in the server.
 @Suite struct PipelinedCommitTests {
