@@ -55,6 +55,8 @@ public final class PostgresConnection {
     public let conninfo: String
     /// The libpq handle (nil when not connected); internal for ``pipelinedTransaction(_:)``.
     var connection: OpaquePointer?
+    /// What this session has prepared (cleared on reconnect: a new session has none).
+    var prepared = PreparedStatements()
     public let logger: Logger
     private let noticeSink: NoticeSink
 
@@ -72,6 +74,7 @@ public final class PostgresConnection {
 
     private func connect() throws(PostgresError) {
         if let connection { PQfinish(connection) }
+        prepared.forgetAll()
         // connect_timeout bounds a dead server; application_name shows us in pg_stat_activity.
         let info = conninfo + " connect_timeout=5 application_name=pos-host"
         connection = PQconnectdb(info)
@@ -87,6 +90,9 @@ public final class PostgresConnection {
                 let sink = Unmanaged<NoticeSink>.fromOpaque(context).takeUnretainedValue()
                 sink.logger.debug("postgres: \(String(cString: message).trimmingCharacters(in: .whitespacesAndNewlines))")
             }, Unmanaged.passUnretained(noticeSink).toOpaque())
+        // Prepared statements are planned with each call's values, as unprepared ones were:
+        // PostgreSQL's generic plans halved the e2e rate (ADR 22).
+        try executeScript("SET plan_cache_mode = force_custom_plan")
     }
 
     public var isHealthy: Bool { connection.map { PQstatus($0) == CONNECTION_OK } ?? false }
@@ -99,17 +105,34 @@ public final class PostgresConnection {
     /// Runs one statement with parameters ($1, $2, ...); returns its rows (text format).
     @discardableResult
     public func execute(_ sql: String, _ parameters: [PostgresValue] = []) throws(PostgresError) -> PostgresRows {
+        do {
+            return try run(sql, parameters)
+        } catch let error where error.isStalePreparedStatement && connection.map({ PQtransactionStatus($0) == PQTRANS_IDLE }) ?? false {
+            // Outside a transaction nothing was done: prepare afresh and run it once more.
+            return try run(sql, parameters)
+        }
+    }
+
+    private func run(_ sql: String, _ parameters: [PostgresValue]) throws(PostgresError) -> PostgresRows {
         guard let connection else { throw PostgresError(sqlState: nil, message: "not connected") }
         let texts: [[CChar]?] = parameters.map { value in
             if case .text(let text) = value { return Array(text.utf8CString) }
             return nil
         }
+        let name = try preparedName(for: sql, parameterCount: parameters.count, on: connection)
         let result: OpaquePointer? = withParameterPointers(parameters, texts) { values, lengths, formats in
-            PQexecParams(connection, sql, Int32(parameters.count), nil, values, lengths, formats, 0)
+            if let name { return PQexecPrepared(connection, name, Int32(parameters.count), values, lengths, formats, 0) }
+            return PQexecParams(connection, sql, Int32(parameters.count), nil, values, lengths, formats, 0)
         }
         defer { PQclear(result) }
         guard let result else { throw PostgresError(sqlState: nil, message: String(cString: PQerrorMessage(connection))) }
-        return try Self.rows(of: result, on: connection)
+        do {
+            return try Self.rows(of: result, on: connection)
+        } catch {
+            guard name != nil, error.isStalePreparedStatement else { throw error }
+            forgetPrepared(after: error, sql: sql)
+            throw error
+        }
     }
 
     /// The rows of a successful result, or its error.

@@ -27,20 +27,36 @@ extension PostgresConnection {
         }
         let all = [PostgresStatement("BEGIN")] + statements + [PostgresStatement("COMMIT")]
         var sendFailure: PostgresError?
-        var sent = 0
+        // What each result read back belongs to: a statement, or the prepare sent before one
+        // (ADR 22; recorded as prepared only once the server says it is).
+        var slots: [PipelineSlot] = []
+        var preparing: [String: String] = [:]
         for statement in all {
+            let count = statement.parameters.count
+            var name = prepared.name(of: statement.sql, parameterCount: count) ?? preparing[statement.sql]
+            if name == nil, prepared.shouldPrepare(statement.sql, parameterCount: count) {
+                let fresh = prepared.issueName()
+                guard PQsendPrepare(connection, fresh, statement.sql, Int32(count), nil) == 1 else {
+                    sendFailure = PostgresError(sqlState: nil, message: "sending a pipelined prepare failed: \(String(cString: PQerrorMessage(connection)))")
+                    break
+                }
+                slots.append(.prepare(sql: statement.sql, name: fresh))
+                preparing[statement.sql] = fresh
+                name = fresh
+            }
             let texts: [[CChar]?] = statement.parameters.map { value in
                 if case .text(let text) = value { return Array(text.utf8CString) }
                 return nil
             }
             let accepted = withParameterPointers(statement.parameters, texts) { values, lengths, formats in
-                PQsendQueryParams(connection, statement.sql, Int32(statement.parameters.count), nil, values, lengths, formats, 0)
+                if let name { return PQsendQueryPrepared(connection, name, Int32(count), values, lengths, formats, 0) }
+                return PQsendQueryParams(connection, statement.sql, Int32(count), nil, values, lengths, formats, 0)
             }
             guard accepted == 1 else {
                 sendFailure = PostgresError(sqlState: nil, message: "sending a pipelined statement failed: \(String(cString: PQerrorMessage(connection)))")
                 break
             }
-            sent += 1
+            slots.append(.statement(sql: statement.sql, name: name))
         }
         if PQpipelineSync(connection) != 1, sendFailure == nil {
             sendFailure = PostgresError(sqlState: nil, message: "pipeline sync failed: \(String(cString: PQerrorMessage(connection)))")
@@ -48,8 +64,9 @@ extension PostgresConnection {
         // Read every result of what was sent, up to the sync, before anything else is sent.
         var rows: [PostgresRows] = []
         var firstError: PostgresError?
-        for _ in 0..<sent {
+        for slot in slots {
             var statementRows = PostgresRows(rows: [])
+            var succeeded = false
             while let result = PQgetResult(connection) {
                 defer { PQclear(result) }
                 switch PQresultStatus(result) {
@@ -58,12 +75,19 @@ extension PostgresConnection {
                 default:
                     do throws(PostgresError) {
                         statementRows = try Self.rows(of: result, on: connection)
+                        succeeded = true
                     } catch {
+                        if case .statement(let sql, let name?) = slot, error.isStalePreparedStatement, prepared.names[sql] == name {
+                            forgetPrepared(after: error, sql: sql)
+                        }
                         if firstError == nil || firstError?.sqlState == nil { firstError = error }
                     }
                 }
             }
-            rows.append(statementRows)
+            switch slot {
+            case .prepare(let sql, let name): if succeeded { prepared.record(sql, as: name) }
+            case .statement: rows.append(statementRows)
+            }
         }
         var synced = false
         while let result = PQgetResult(connection) {
@@ -82,4 +106,11 @@ extension PostgresConnection {
         }
         return Array(rows.dropFirst().dropLast())
     }
+}
+
+/// A result a pipeline reads back: a statement's, or that of the prepare sent before it.
+private enum PipelineSlot {
+    case prepare(sql: String, name: String)
+    /// A statement and the prepared name it ran under (nil: unprepared).
+    case statement(sql: String, name: String?)
 }
