@@ -14,31 +14,52 @@ final class OutboxRelay: @unchecked Sendable {
     private let finished = DispatchSemaphore(value: 0)
     static let batch = 500
 
-    init(pool: PostgresPool, sink: any EmittedEventSink, logger: Logger) {
+    /// How long an idle relay waits for a notification before it looks anyway (a notification
+    /// lost with a broken connection costs at most this).
+    let idleWaitMilliseconds: Int32
+
+    init(pool: PostgresPool, sink: any EmittedEventSink, logger: Logger, idleWaitMilliseconds: Int32 = 1_000) {
         self.pool = pool
         self.sink = sink
         self.logger = logger
+        self.idleWaitMilliseconds = idleWaitMilliseconds
     }
+
+    /// The channel a commit that wrote outbox rows notifies (in its transaction, so the
+    /// notification arrives once the rows are visible).
+    static let channel = "pos_outbox"
 
     func start() {
         let thread = Thread { [self] in
             defer { finished.signal() }
             var idleRounds = 0
             var lastPrune = DispatchTime.now().uptimeNanoseconds
+            let wake = RelayWakeup(conninfo: pool.conninfo, logger: logger)
             while !stopped.isSet {
+                var outcome = RelayOutcome.busyElsewhere
                 do {
                     if DispatchTime.now().uptimeNanoseconds - lastPrune > 1_000_000_000 {
                         lastPrune = DispatchTime.now().uptimeNanoseconds
                         try prune()
                     }
-                    let relayed = try relayOnce()
-                    idleRounds = relayed == 0 ? idleRounds + 1 : 0
+                    outcome = try relay()
                 } catch {
                     logger.error("outbox relay: \(error); retrying")
                     idleRounds = 20
                 }
-                // Poll fast while there is work, back off to 20 ms when idle.
-                if idleRounds > 0 { usleep(UInt32(min(idleRounds, 20)) * 1_000) }
+                if outcome == .relayed(0), wake.wait(milliseconds: idleWaitMilliseconds) {
+                    // Idle: woken by a commit's notification, or after the wait (a prune is due then).
+                    idleRounds = 0
+                    continue
+                }
+                if case .relayed(let count) = outcome, count > 0 {
+                    idleRounds = 0
+                    continue
+                }
+                // Another host's relay is publishing, the database failed, or nobody listens:
+                // look again soon, backing off to 20 ms.
+                idleRounds += 1
+                usleep(UInt32(min(idleRounds, 20)) * 1_000)
             }
             _ = try? relayOnce()  // what the last commits left, before the host exits
         }
@@ -48,6 +69,8 @@ final class OutboxRelay: @unchecked Sendable {
 
     func stop() {
         stopped.set()
+        // Wakes the relay from its wait (and, harmlessly, other hosts' relays).
+        _ = try? pool.with { db in try db.execute("NOTIFY \(Self.channel)") }
         finished.wait()
     }
 
@@ -74,11 +97,23 @@ final class OutboxRelay: @unchecked Sendable {
     /// another host's relay holds the lock).
     @discardableResult
     func relayOnce() throws -> Int {
+        if case .relayed(let count) = try relay() { return count }
+        return 0
+    }
+
+    /// What one relay round did.
+    enum RelayOutcome: Equatable {
+        case relayed(Int)
+        /// Another relay held the lock.
+        case busyElsewhere
+    }
+
+    private func relay() throws -> RelayOutcome {
         try pool.with { connection in try connection.transaction { db in
-            guard try db.execute("SELECT pg_try_advisory_xact_lock($1::bigint)", [.text(Self.lockKey)]).bool(0, 0) == true else { return 0 }
+            guard try db.execute("SELECT pg_try_advisory_xact_lock($1::bigint)", [.text(Self.lockKey)]).bool(0, 0) == true else { return .busyElsewhere }
             let rows = try db.execute(
                 "SELECT id, event_id, type, key, time_ms, payload, causation_id, correlation_id, source FROM pos_outbox WHERE NOT published ORDER BY id LIMIT \(Self.batch)")
-            guard !rows.rows.isEmpty else { return 0 }
+            guard !rows.rows.isEmpty else { return .relayed(0) }
             let events = rows.rows.indices.map { index in
                 Event(
                     id: rows.text(index, 1) ?? "", type: rows.text(index, 2) ?? "", key: rows.text(index, 3) ?? "", timeMilliseconds: rows.int(index, 4) ?? 0,
@@ -92,7 +127,48 @@ final class OutboxRelay: @unchecked Sendable {
             // Kept (published) for the plugins that take them in their causal place; pruned
             // once they all passed them (`prune`).
             try db.execute("UPDATE pos_outbox SET published = true WHERE id = ANY($1::bigint[])", [.text("{\(ids)}")])
-            return events.count
+            return .relayed(events.count)
         } }
+    }
+}
+
+/// The relay's LISTEN connection: `wait` returns when a commit notified the outbox channel (or
+/// after the timeout). Without a connection (the database is away) it says so and the relay
+/// polls as before; it reconnects at most once a second.
+final class RelayWakeup {
+    let conninfo: String
+    let logger: Logger
+    private var connection: PostgresConnection?
+    private var lastAttempt: UInt64 = 0
+
+    init(conninfo: String, logger: Logger) {
+        self.conninfo = conninfo
+        self.logger = logger
+    }
+
+    /// False when there is no listening connection (the caller sleeps instead).
+    func wait(milliseconds: Int32) -> Bool {
+        if connection == nil {
+            let now = DispatchTime.now().uptimeNanoseconds
+            guard now - lastAttempt > 1_000_000_000 else { return false }
+            lastAttempt = now
+            do {
+                let fresh = try PostgresConnection(conninfo: conninfo, logger: logger)
+                try fresh.execute("LISTEN \(OutboxRelay.channel)")
+                connection = fresh
+                // What was committed before the LISTEN notified nobody: look once more first.
+                return true
+            } catch {
+                logger.warning("outbox relay cannot listen for commits (polling meanwhile): \(error)")
+                return false
+            }
+        }
+        do {
+            _ = try connection?.notifications(timeoutMilliseconds: milliseconds)
+            return true
+        } catch {
+            connection = nil
+            return false
+        }
     }
 }

@@ -116,6 +116,8 @@ public final class PostgresStateStore: StateStore, PositionStore {
                     .text(PostgresArrayLiteral.text(events.map(\.correlationId))), .text(PostgresArrayLiteral.text(events.map(\.source))),
                     .text(PostgresArrayLiteral.text(events.map { $0.orderKey.id })),
                 ]))
+            // Wakes the outbox relays at commit (they otherwise look once a second).
+            statements.append(PostgresStatement("NOTIFY \(OutboxRelay.channel)"))
         }
         var next: [TopicPartition: Int64] = [:]
         for position in commit.positions {
