@@ -114,6 +114,9 @@ public enum SeedData {
                     [.text(identifier), .text(customer.id)])
             }
         }
+        // A bulk load leaves the tables without statistics or a visibility map until
+        // autovacuum gets to them: searches at 100,000 products took 10-35 ms instead of 1-8.
+        try db.executeScript("VACUUM ANALYZE api_products, api_customers, api_customer_identifiers, api_employees")
         return "\(employees.count + bench.count) employees, \(all.count) products, \(customers.count) customers"
     }
 
