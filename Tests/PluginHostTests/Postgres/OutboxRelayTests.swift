@@ -60,4 +60,43 @@ import Testing
         relay.stop()
         #expect(DispatchTime.now().uptimeNanoseconds - stopping < 10_000_000_000)
     }
+
+    /// The relay's listening session killed (a database restart, a pooler, an operator): the
+    /// relay listens again on a new session and still publishes what is committed.
+    @Test func aRelayWhoseListeningSessionDiesListensAgainAndLosesNothing() throws {
+        let url = try TestDatabase.fresh("relay")
+        let pool = try TestDatabase.pool(url)
+        _ = try pool.with { try PostgresSchema.migrate($0) }
+        let sink = InMemoryEventSink()
+        let relay = OutboxRelay(pool: pool, sink: sink, logger: Logger(label: "test"), idleWaitMilliseconds: 30_000)
+        relay.start()
+        defer { relay.stop() }
+        let store = PostgresStateStore(pool: pool)
+        func listeners() throws -> [String] {
+            try pool.with { db in
+                try db.execute("SELECT pid::text FROM pg_stat_activity WHERE datname = current_database() AND query = $1", [.text("LISTEN \(OutboxRelay.channel)")])
+            }.rows.compactMap { $0[0] ?? nil }
+        }
+        var deadline = Date().addingTimeInterval(10)
+        while try listeners().isEmpty && Date() < deadline { usleep(20_000) }
+        let first = try listeners()
+        #expect(first.count == 1)
+        _ = try pool.with { db in try db.execute("SELECT pg_terminate_backend($1::int)", [.text(first[0])]) }
+        usleep(300_000)
+        try store.commit(plugin: "p", emitted("after-kill"))
+        deadline = Date().addingTimeInterval(10)
+        while sink.events.isEmpty && Date() < deadline { usleep(10_000) }
+        #expect(sink.events.map(\.id) == ["after-kill"])
+        // A new listening session (within about a second; the relay polls meanwhile), not the
+        // killed one, and it is woken by commits again.
+        deadline = Date().addingTimeInterval(10)
+        while try listeners() == first || listeners().isEmpty, Date() < deadline { usleep(20_000) }
+        let second = try listeners()
+        #expect(second.count == 1 && second != first)
+        usleep(300_000)
+        try store.commit(plugin: "p", emitted("later"))
+        deadline = Date().addingTimeInterval(10)
+        while sink.events.count < 2 && Date() < deadline { usleep(10_000) }
+        #expect(sink.events.map(\.id) == ["after-kill", "later"])
+    }
 }
